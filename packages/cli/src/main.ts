@@ -1,0 +1,42 @@
+// The `previrt` command: parse arguments, call the packages, print. Each command lives in
+// ./commands/<name>.ts and exports a yargs CommandModule.
+import yargs, { type CommandModule } from 'yargs';
+import { CliError, EXIT_USAGE } from './errors.js';
+
+const COMMANDS: CommandModule<any, any>[] = [];
+
+/** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */
+export function reportError(err: unknown): void {
+  if (err instanceof CliError) {
+    process.stderr.write(`previrt: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`previrt: internal error: ${message}\n`);
+  if (process.env.PREVIRT_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = 70;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let parser = yargs(argv)
+    .scriptName('previrt')
+    .usage('$0 <command> [options]\n\nAutomated pre-virtualization: one x86 kernel binary for raw hardware and many hypervisors.')
+    .strict()
+    .demandCommand(1, 'name a command (see --help)')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new CliError(`${msg} (see 'previrt --help')`, EXIT_USAGE);
+    });
+  for (const cmd of COMMANDS) parser = parser.command(cmd);
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    reportError(err);
+  }
+}

@@ -1,0 +1,103 @@
+// Recognising sensitive instructions in AT&T assembly text (GNU as input, objdump output), from the
+// catalogue's `att` match rules. Used by the afterburner (rewriting gcc's output) and the scanner
+// (inline asm templates).
+import { SENSITIVE_CLASSES, type SensitiveClass, type AttMatch } from './catalogue.js';
+
+/** Instruction prefixes GNU as accepts as separate words before a mnemonic. */
+export const ATT_PREFIXES: ReadonlySet<string> = new Set([
+  'lock', 'rep', 'repe', 'repz', 'repne', 'repnz', 'data16', 'data32', 'addr16', 'addr32',
+  'rex', 'rex64', 'rex.w', 'cs', 'ds', 'es', 'fs', 'gs', 'ss', 'notrack', 'bnd', 'xacquire', 'xrelease',
+  'wait',
+]);
+
+const SEGMENT_REGISTER = /^%(cs|ds|es|fs|gs|ss)$/;
+const CONTROL_REGISTER = /^%cr([0-9]|1[0-5])$/;
+const DEBUG_REGISTER = /^%d[br][0-7]$/;
+
+const byMnemonic = new Map<string, SensitiveClass[]>();
+for (const cls of SENSITIVE_CLASSES) {
+  for (const m of cls.att.mnemonics) {
+    const list = byMnemonic.get(m) ?? [];
+    list.push(cls);
+    byMnemonic.set(m, list);
+  }
+}
+
+function operandMatches(rule: AttMatch['operand'], operands: readonly string[]): boolean {
+  if (rule === undefined) return true;
+  // AT&T order: sources first, destination last. A one-operand push has only a source; a
+  // one-operand pop has only a destination.
+  const dst = operands[operands.length - 1];
+  const src = operands.length > 1 ? operands[0] : operands[0];
+  switch (rule) {
+    case 'segment-destination': return dst !== undefined && SEGMENT_REGISTER.test(dst);
+    case 'segment-source': return src !== undefined && SEGMENT_REGISTER.test(src) && (operands.length === 1 || !SEGMENT_REGISTER.test(dst!));
+    case 'control-destination': return dst !== undefined && CONTROL_REGISTER.test(dst);
+    case 'control-source': return operands.length === 2 && CONTROL_REGISTER.test(operands[0]!);
+    case 'debug-destination': return dst !== undefined && DEBUG_REGISTER.test(dst);
+    case 'debug-source': return operands.length === 2 && DEBUG_REGISTER.test(operands[0]!);
+  }
+}
+
+/**
+ * The sensitive class of one AT&T instruction, or null. `mnemonic` is the word after any prefixes
+ * (see ATT_PREFIXES); `operands` are the comma-separated operands, trimmed. Case is ignored, as GNU as
+ * ignores it.
+ */
+export function classifyAtt(mnemonic: string, operands: readonly string[]): SensitiveClass | null {
+  const m = mnemonic.toLowerCase();
+  const ops = operands.map((o) => o.trim().toLowerCase());
+  // `jmp $sel,$off` / `call $sel,$off` are GNU as spellings of the direct far forms.
+  if (ops.length === 2 && ops[0]!.startsWith('$') && ops[1]!.startsWith('$')) {
+    const far = /^(jmp|call)[wlq]?$/.exec(m);
+    if (far) return classifyAtt('l' + m, ops);
+  }
+  const candidates = byMnemonic.get(m);
+  if (!candidates) return null;
+  for (const cls of candidates) {
+    if (cls.att.operand === undefined || operandMatches(cls.att.operand, ops)) return cls;
+  }
+  return null;
+}
+
+/**
+ * Splits an instruction statement's leading words into prefixes and the mnemonic, e.g.
+ * `rep outsb` → { prefixes: ['rep'], mnemonic: 'outsb', rest: '' }. Returns null for a bare prefix.
+ */
+export function splitAttStatement(statement: string): { prefixes: string[]; mnemonic: string; rest: string } | null {
+  const prefixes: string[] = [];
+  let rest = statement.trim();
+  for (;;) {
+    const m = /^([A-Za-z_.][\w.]*)(?:\s+|$)/.exec(rest);
+    if (!m) return null;
+    const word = m[1]!;
+    rest = rest.slice(m[0].length);
+    if (ATT_PREFIXES.has(word.toLowerCase()) && rest.length > 0 && /^[A-Za-z]/.test(rest)) {
+      prefixes.push(word);
+      continue;
+    }
+    return { prefixes, mnemonic: word, rest };
+  }
+}
+
+/**
+ * Splits an AT&T operand list at top-level commas (not inside parentheses), e.g.
+ * `%eax,(%ebx,%ecx,4)` → ['%eax', '(%ebx,%ecx,4)'].
+ */
+export function splitAttOperands(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      out.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  const last = text.slice(start).trim();
+  if (last.length > 0 || out.length > 0) out.push(last);
+  return out;
+}

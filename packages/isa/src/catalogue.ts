@@ -1,0 +1,210 @@
+// The sensitive-instruction catalogue: the only place in previrt that lists which x86 instructions
+// and which annotated memory operations are virtualization-sensitive. Every other package (the
+// afterburner, the scanner, the linker check, the VMM) asks this module; none keeps its own list.
+//
+// Class ids are stable: they are written into `.afterburn` records (the `kind` field) and must never
+// be renumbered. Add new classes at the end of their range.
+
+/** How an instruction behaves when the guest kernel is deprived of ring 0. */
+export type PrivilegeBehaviour =
+  /** Raises #GP/#UD below ring 0 (or with IOPL too low): trap-and-emulate can catch it. */
+  | 'faults-in-user'
+  /** Executes below ring 0 without a fault but with a different effect: only a site can fix it. */
+  | 'silently-differs'
+  /** Always transfers control (a trap or a system-call gate), at every privilege level. */
+  | 'always-traps';
+
+export type SensitiveGroup =
+  | 'interrupt-flag'
+  | 'descriptor-table'
+  | 'segment'
+  | 'far-transfer'
+  | 'control-state'
+  | 'model-specific'
+  | 'cache-tlb'
+  | 'io'
+  | 'trap'
+  | 'memory-operation';
+
+/**
+ * How a class is recognised in AT&T assembly text and in objdump output. `mnemonics` are the exact
+ * spellings (with every size suffix GNU as accepts); `operand` narrows a mnemonic that is only
+ * sensitive with a particular operand (a segment, control or debug register).
+ */
+export interface AttMatch {
+  mnemonics: readonly string[];
+  operand?: 'segment-destination' | 'segment-source' | 'control-destination' | 'control-source'
+    | 'debug-destination' | 'debug-source';
+}
+
+export interface SensitiveClass {
+  /** Stable numeric id, the `kind` field of a record. Instruction classes: 1..0xff. */
+  readonly id: number;
+  /** Short stable name, used in diagnostics, JSON and SARIF rule ids. */
+  readonly name: string;
+  readonly group: SensitiveGroup;
+  readonly privilege: PrivilegeBehaviour;
+  /**
+   * Whether a correct run under a hypervisor needs a site. False for traps that every hypervisor
+   * reflects to the guest's own handler (int3, ud2, into, int n) and for system-call entries executed
+   * by user code: recording them is an optimisation only.
+   */
+  readonly needsSite: boolean;
+  /** Minimum site length in bytes (instruction plus padding): room for the longest in-place patch. */
+  readonly siteSize: number;
+  readonly att: AttMatch;
+  readonly description: string;
+}
+
+/** Kinds of annotated memory operations: ids 0x100 and up, separate from instruction classes. */
+export interface MemoryOperationKind {
+  readonly id: number;
+  readonly name: string;
+  readonly group: 'memory-operation';
+  /** Name of the annotation macro in `previrt/annotate.h` that marks this operation. */
+  readonly macro: string;
+  readonly description: string;
+}
+
+// Site sizes. A patch that needs the monitor is `call rel32` (5 bytes) to a stub of the in-place VMM,
+// which finds the original instruction from the return address; 8 leaves room for a short inline
+// fast path beside it. cli is an inline `movb $0, vif` (7 bytes: C6 05 disp32 imm8); sti, popf and
+// iret must also test for a pending virtual interrupt without touching the guest's arithmetic flags,
+// which an inline `pushf; movb; testb; jnz; popf` sequence needs room for.
+const CALL_SITE = 8;
+
+function insn(
+  id: number, name: string, group: SensitiveGroup, privilege: PrivilegeBehaviour, att: AttMatch,
+  description: string, opts: { needsSite?: boolean; siteSize?: number } = {},
+): SensitiveClass {
+  return {
+    id, name, group, privilege, att, description,
+    needsSite: opts.needsSite ?? true,
+    siteSize: opts.siteSize ?? CALL_SITE,
+  };
+}
+
+/** Every size-suffixed AT&T spelling of a mnemonic, e.g. suffixed('push', 'wlq'). */
+function suffixed(base: string, suffixes: string): string[] {
+  return [base, ...[...suffixes].map((s) => base + s)];
+}
+
+export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
+  // Interrupt flag and flags.
+  insn(1, 'cli', 'interrupt-flag', 'faults-in-user', { mnemonics: ['cli'] },
+    'clear the interrupt flag', { siteSize: 7 }),
+  insn(2, 'sti', 'interrupt-flag', 'faults-in-user', { mnemonics: ['sti'] },
+    'set the interrupt flag (and deliver a pending interrupt)', { siteSize: 16 }),
+  insn(3, 'pushf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('pushf', 'wlq') },
+    'push EFLAGS: reveals the real IF and IOPL'),
+  insn(4, 'popf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('popf', 'wlq') },
+    'pop EFLAGS: silently ignores IF and IOPL below ring 0', { siteSize: 16 }),
+  // Descriptor tables.
+  insn(5, 'lgdt', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('lgdt', 'wlq') }, 'load the GDT register'),
+  insn(6, 'sgdt', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('sgdt', 'wlq') }, 'store the GDT register'),
+  insn(7, 'lidt', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('lidt', 'wlq') }, 'load the IDT register'),
+  insn(8, 'sidt', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('sidt', 'wlq') }, 'store the IDT register'),
+  insn(9, 'lldt', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('lldt', 'w') }, 'load the LDT register'),
+  insn(10, 'sldt', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('sldt', 'wlq') }, 'store the LDT register'),
+  insn(11, 'ltr', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('ltr', 'w') }, 'load the task register'),
+  insn(12, 'str', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('str', 'wlq') }, 'store the task register'),
+  // Segment checks that read descriptors.
+  insn(13, 'lar', 'segment', 'silently-differs', { mnemonics: suffixed('lar', 'wlq') }, 'load access rights of a descriptor'),
+  insn(14, 'lsl', 'segment', 'silently-differs', { mnemonics: suffixed('lsl', 'wlq') }, 'load segment limit of a descriptor'),
+  insn(15, 'verr', 'segment', 'silently-differs', { mnemonics: suffixed('verr', 'w') }, 'verify a segment for reading'),
+  insn(16, 'verw', 'segment', 'silently-differs', { mnemonics: suffixed('verw', 'w') }, 'verify a segment for writing'),
+  insn(17, 'arpl', 'segment', 'silently-differs', { mnemonics: suffixed('arpl', 'w') }, 'adjust the RPL of a selector'),
+  // Far transfers.
+  insn(18, 'ljmp', 'far-transfer', 'silently-differs', { mnemonics: suffixed('ljmp', 'wlq') }, 'far jump through a segment selector'),
+  insn(19, 'lcall', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lcall', 'wlq') }, 'far call through a segment selector'),
+  insn(20, 'lret', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lret', 'wlq') }, 'far return (pops CS)'),
+  insn(21, 'iret', 'far-transfer', 'silently-differs', { mnemonics: ['iret', 'iretw', 'iretl', 'iretd', 'iretq'] },
+    'interrupt return: restores CS, EFLAGS (IF, IOPL) and possibly SS:ESP', { siteSize: 16 }),
+  // Segment register loads and stores.
+  insn(22, 'load-far-pointer', 'segment', 'silently-differs',
+    { mnemonics: [...suffixed('lds', 'wl'), ...suffixed('les', 'wl'), ...suffixed('lfs', 'wlq'), ...suffixed('lgs', 'wlq'), ...suffixed('lss', 'wlq')] },
+    'load a far pointer into a segment register and a general register'),
+  insn(23, 'mov-to-segment', 'segment', 'silently-differs',
+    { mnemonics: suffixed('mov', 'wlq'), operand: 'segment-destination' }, 'load a segment register'),
+  insn(24, 'mov-from-segment', 'segment', 'silently-differs',
+    { mnemonics: suffixed('mov', 'wlq'), operand: 'segment-source' }, 'store a segment register (reveals the RPL)'),
+  insn(25, 'push-segment', 'segment', 'silently-differs',
+    { mnemonics: suffixed('push', 'wlq'), operand: 'segment-source' }, 'push a segment register (reveals the RPL)'),
+  insn(26, 'pop-segment', 'segment', 'silently-differs',
+    { mnemonics: suffixed('pop', 'wlq'), operand: 'segment-destination' }, 'pop into a segment register'),
+  // Control and debug registers, machine status word.
+  insn(27, 'mov-to-cr', 'control-state', 'faults-in-user',
+    { mnemonics: suffixed('mov', 'lq'), operand: 'control-destination' }, 'write a control register'),
+  insn(28, 'mov-from-cr', 'control-state', 'faults-in-user',
+    { mnemonics: suffixed('mov', 'lq'), operand: 'control-source' }, 'read a control register'),
+  insn(29, 'mov-to-dr', 'control-state', 'faults-in-user',
+    { mnemonics: suffixed('mov', 'lq'), operand: 'debug-destination' }, 'write a debug register'),
+  insn(30, 'mov-from-dr', 'control-state', 'faults-in-user',
+    { mnemonics: suffixed('mov', 'lq'), operand: 'debug-source' }, 'read a debug register'),
+  insn(31, 'clts', 'control-state', 'faults-in-user', { mnemonics: ['clts'] }, 'clear CR0.TS'),
+  insn(32, 'lmsw', 'control-state', 'faults-in-user', { mnemonics: suffixed('lmsw', 'w') }, 'load the machine status word'),
+  insn(33, 'smsw', 'control-state', 'silently-differs', { mnemonics: suffixed('smsw', 'wlq') }, 'store the machine status word (reveals CR0)'),
+  // Model-specific state and identification.
+  insn(34, 'rdmsr', 'model-specific', 'faults-in-user', { mnemonics: ['rdmsr'] }, 'read a model-specific register'),
+  insn(35, 'wrmsr', 'model-specific', 'faults-in-user', { mnemonics: ['wrmsr'] }, 'write a model-specific register'),
+  insn(36, 'rdtsc', 'model-specific', 'silently-differs', { mnemonics: ['rdtsc'] }, 'read the time-stamp counter (virtual time differs)'),
+  insn(37, 'rdtscp', 'model-specific', 'silently-differs', { mnemonics: ['rdtscp'] }, 'read the time-stamp counter and TSC_AUX'),
+  insn(38, 'rdpmc', 'model-specific', 'faults-in-user', { mnemonics: ['rdpmc'] }, 'read a performance-monitoring counter'),
+  insn(39, 'cpuid', 'model-specific', 'silently-differs', { mnemonics: ['cpuid'] }, 'identify the processor (reveals the host)'),
+  // Caches and TLB.
+  insn(40, 'invd', 'cache-tlb', 'faults-in-user', { mnemonics: ['invd'] }, 'invalidate caches without write-back'),
+  insn(41, 'wbinvd', 'cache-tlb', 'faults-in-user', { mnemonics: ['wbinvd'] }, 'write back and invalidate caches'),
+  insn(42, 'invlpg', 'cache-tlb', 'faults-in-user', { mnemonics: ['invlpg'] }, 'invalidate one TLB entry'),
+  insn(43, 'hlt', 'control-state', 'faults-in-user', { mnemonics: ['hlt'] }, 'halt until the next interrupt'),
+  // Port I/O.
+  insn(44, 'in', 'io', 'faults-in-user', { mnemonics: suffixed('in', 'bwl') }, 'read an I/O port'),
+  insn(45, 'out', 'io', 'faults-in-user', { mnemonics: suffixed('out', 'bwl') }, 'write an I/O port'),
+  insn(46, 'ins', 'io', 'faults-in-user', { mnemonics: [...suffixed('ins', 'bwl'), 'insd'] }, 'read an I/O port into memory (string)'),
+  insn(47, 'outs', 'io', 'faults-in-user', { mnemonics: [...suffixed('outs', 'bwl'), 'outsd'] }, 'write memory to an I/O port (string)'),
+  // Traps and system calls.
+  insn(48, 'int', 'trap', 'always-traps', { mnemonics: ['int'] }, 'software interrupt through the IDT', { needsSite: false }),
+  insn(49, 'int3', 'trap', 'always-traps', { mnemonics: ['int3'] }, 'breakpoint trap', { needsSite: false }),
+  insn(50, 'into', 'trap', 'always-traps', { mnemonics: ['into'] }, 'overflow trap', { needsSite: false }),
+  insn(51, 'sysenter', 'trap', 'always-traps', { mnemonics: ['sysenter'] }, 'fast system call entry (user code)', { needsSite: false }),
+  insn(52, 'sysexit', 'far-transfer', 'faults-in-user', { mnemonics: suffixed('sysexit', 'lq') }, 'fast system call return to ring 3'),
+  insn(53, 'syscall', 'trap', 'always-traps', { mnemonics: ['syscall'] }, 'fast system call entry (user code)', { needsSite: false }),
+  insn(54, 'sysret', 'far-transfer', 'faults-in-user', { mnemonics: suffixed('sysret', 'lq') }, 'fast system call return to ring 3'),
+  insn(55, 'swapgs', 'segment', 'faults-in-user', { mnemonics: ['swapgs'] }, 'swap the GS base with the kernel GS base'),
+  insn(56, 'ud2', 'trap', 'always-traps', { mnemonics: ['ud2', 'ud2a'] }, 'invalid-opcode trap (BUG)', { needsSite: false }),
+];
+
+export const MEMORY_OPERATION_KINDS: readonly MemoryOperationKind[] = [
+  { id: 0x101, name: 'pte-set', group: 'memory-operation', macro: 'PV_PTE_SET', description: 'store to a page-table entry' },
+  { id: 0x102, name: 'pte-read', group: 'memory-operation', macro: 'PV_PTE_READ', description: 'load of a page-table entry (accessed/dirty bits)' },
+  { id: 0x103, name: 'pte-test-and-clear', group: 'memory-operation', macro: 'PV_PTE_TEST_AND_CLEAR', description: 'atomic test-and-clear of a page-table entry bit' },
+  { id: 0x104, name: 'pde-set', group: 'memory-operation', macro: 'PV_PDE_SET', description: 'store to a page-directory entry' },
+  { id: 0x105, name: 'pde-read', group: 'memory-operation', macro: 'PV_PDE_READ', description: 'load of a page-directory entry' },
+  { id: 0x106, name: 'mmio-read', group: 'memory-operation', macro: 'PV_MMIO_READ', description: 'read of a memory-mapped device register' },
+  { id: 0x107, name: 'mmio-write', group: 'memory-operation', macro: 'PV_MMIO_WRITE', description: 'write of a memory-mapped device register' },
+];
+
+const classById = new Map<number, SensitiveClass>(SENSITIVE_CLASSES.map((c) => [c.id, c]));
+const classByName = new Map<string, SensitiveClass>(SENSITIVE_CLASSES.map((c) => [c.name, c]));
+const memoryKindById = new Map<number, MemoryOperationKind>(MEMORY_OPERATION_KINDS.map((k) => [k.id, k]));
+const memoryKindByName = new Map<string, MemoryOperationKind>(MEMORY_OPERATION_KINDS.map((k) => [k.name, k]));
+
+export function sensitiveClassById(id: number): SensitiveClass | undefined {
+  return classById.get(id);
+}
+
+export function sensitiveClassByName(name: string): SensitiveClass | undefined {
+  return classByName.get(name);
+}
+
+export function memoryOperationKindById(id: number): MemoryOperationKind | undefined {
+  return memoryKindById.get(id);
+}
+
+export function memoryOperationKindByName(name: string): MemoryOperationKind | undefined {
+  return memoryKindByName.get(name);
+}
+
+/** The name of any record kind (instruction class or memory operation), or `kind-<id>`. */
+export function kindName(id: number): string {
+  return classById.get(id)?.name ?? memoryKindById.get(id)?.name ?? `kind-${id}`;
+}

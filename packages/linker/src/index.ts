@@ -1,0 +1,2 @@
+// @previrt/linker: ELF32/ELF64 reader and writer, the .afterburn record format, linker-script fragment, annotation header, whole-binary check.
+export const PACKAGE_NAME = '@previrt/linker';
