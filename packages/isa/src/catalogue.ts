@@ -63,6 +63,8 @@ export interface MemoryOperationKind {
   readonly group: 'memory-operation';
   /** Name of the annotation macro in `previrt/annotate.h` that marks this operation. */
   readonly macro: string;
+  /** Minimum site length in bytes: the access itself plus room for a call into the in-place VMM. */
+  readonly siteSize: number;
   readonly description: string;
 }
 
@@ -174,13 +176,13 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
 ];
 
 export const MEMORY_OPERATION_KINDS: readonly MemoryOperationKind[] = [
-  { id: 0x101, name: 'pte-set', group: 'memory-operation', macro: 'PV_PTE_SET', description: 'store to a page-table entry' },
-  { id: 0x102, name: 'pte-read', group: 'memory-operation', macro: 'PV_PTE_READ', description: 'load of a page-table entry (accessed/dirty bits)' },
-  { id: 0x103, name: 'pte-test-and-clear', group: 'memory-operation', macro: 'PV_PTE_TEST_AND_CLEAR', description: 'atomic test-and-clear of a page-table entry bit' },
-  { id: 0x104, name: 'pde-set', group: 'memory-operation', macro: 'PV_PDE_SET', description: 'store to a page-directory entry' },
-  { id: 0x105, name: 'pde-read', group: 'memory-operation', macro: 'PV_PDE_READ', description: 'load of a page-directory entry' },
-  { id: 0x106, name: 'mmio-read', group: 'memory-operation', macro: 'PV_MMIO_READ', description: 'read of a memory-mapped device register' },
-  { id: 0x107, name: 'mmio-write', group: 'memory-operation', macro: 'PV_MMIO_WRITE', description: 'write of a memory-mapped device register' },
+  { id: 0x101, name: 'pte-set', group: 'memory-operation', macro: 'PV_PTE_SET', siteSize: CALL_SITE, description: 'store to a page-table entry' },
+  { id: 0x102, name: 'pte-read', group: 'memory-operation', macro: 'PV_PTE_READ', siteSize: CALL_SITE, description: 'load of a page-table entry (accessed/dirty bits)' },
+  { id: 0x103, name: 'pte-test-and-clear', group: 'memory-operation', macro: 'PV_PTE_TEST_AND_CLEAR', siteSize: CALL_SITE, description: 'atomic test-and-clear of a page-table entry bit' },
+  { id: 0x104, name: 'pde-set', group: 'memory-operation', macro: 'PV_PDE_SET', siteSize: CALL_SITE, description: 'store to a page-directory entry' },
+  { id: 0x105, name: 'pde-read', group: 'memory-operation', macro: 'PV_PDE_READ', siteSize: CALL_SITE, description: 'load of a page-directory entry' },
+  { id: 0x106, name: 'mmio-read', group: 'memory-operation', macro: 'PV_MMIO_READ', siteSize: CALL_SITE, description: 'read of a memory-mapped device register' },
+  { id: 0x107, name: 'mmio-write', group: 'memory-operation', macro: 'PV_MMIO_WRITE', siteSize: CALL_SITE, description: 'write of a memory-mapped device register' },
 ];
 
 const classById = new Map<number, SensitiveClass>(SENSITIVE_CLASSES.map((c) => [c.id, c]));
