@@ -1,2 +1,3 @@
 export * from './catalogue.js';
 export * from './att.js';
+export * from './builtins.js';
