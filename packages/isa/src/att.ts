@@ -101,3 +101,12 @@ export function splitAttOperands(text: string): string[] {
   if (last.length > 0 || out.length > 0) out.push(last);
   return out;
 }
+
+/**
+ * Whether an AT&T mnemonic can name a sensitive instruction with some operands (cheap first test
+ * before splitting operands and calling classifyAtt). Case is ignored.
+ */
+export function mayBeSensitiveAtt(mnemonic: string): boolean {
+  const m = mnemonic.toLowerCase();
+  return byMnemonic.has(m) || /^(jmp|call)[wlq]?$/.test(m);
+}
