@@ -1,3 +1,3 @@
 export * from './catalogue.js';
 export * from './att.js';
-export * from './builtins.js';
+export * from './decoder.js';

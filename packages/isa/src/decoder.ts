@@ -1,0 +1,1419 @@
+// The x86 decoder: 16/32/64-bit modes, legacy prefixes, REX, VEX, EVEX, XOP, 3DNow!, ModRM/SIB,
+// displacements and immediates, driven by the opcode tables in opcodes.ts. Text is AT&T syntax
+// exactly as GNU objdump (binutils 2.40) prints it, including its size-suffix rules and its handling of
+// unused prefixes and undefined encodings, so that the decoder can be checked against objdump
+// instruction by instruction.
+//
+// Speed: one decoder, run over module-level state without allocating; operand text is only built
+// when asked for (`decode`), so that `instructionLength` and `scanInstructions` stay fast.
+import { sensitiveClassByName, type SensitiveClass } from './catalogue.js';
+import {
+  ONE_BYTE, TWO_BYTE, THREE_BYTE_38, THREE_BYTE_3A, ONE_BYTE_HAS_MODRM, TWO_BYTE_HAS_MODRM,
+  SUFFIX_3DNOW, FLOAT_MEM, FLOAT_REG, FLOAT_MEM_MODE, type RawEntry,
+} from './opcodes.js';
+
+export type CpuMode = 16 | 32 | 64;
+export type InstructionGroup = 'general' | 'system' | 'x87' | 'mmx' | 'sse' | 'avx' | 'avx512' | 'other';
+
+export interface DecodedInstruction {
+  address: number;
+  length: number;
+  valid: boolean;
+  mnemonic: string;
+  operandText: string;
+  group: InstructionGroup;
+  sensitive: SensitiveClass | null;
+  prefixes: {
+    lock: boolean; rep: 'rep' | 'repne' | null; segment: 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | null;
+    operandSizeOverride: boolean; addressSizeOverride: boolean; rex: number;
+  };
+  opcodeMap: 'primary' | '0f' | '0f38' | '0f3a' | 'vex' | 'evex' | 'xop' | '3dnow';
+  opcode: number;
+  modrm: number | null;
+  sib: number | null;
+  displacement: number;
+  immediate: number;
+  immediate2: number;
+  operandSize: 16 | 32 | 64;
+  addressSize: 16 | 32 | 64;
+  /** Target of a relative branch, or of a %rip-relative memory operand; null otherwise. */
+  target: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled tables.
+const enum K { Insn = 0, Reg = 1, Mod = 2, Rm = 3, Pfx = 4, M64 = 5, Special = 6, PfxNone = 7 }
+const enum Sp { Float, T38, T3A, VexC4, VexC5, Evex, Xop, Now3d }
+interface Insn {
+  k: K.Insn; tmpl: string; ops: number[]; req: number; sens: SensitiveClass | null; group: InstructionGroup; mmxLike: boolean;
+}
+interface Sw { k: K.Reg | K.Mod | K.Rm | K.Pfx | K.M64; c: (Node | null)[] }
+interface Special { k: K.Special; s: Sp }
+interface PfxNone { k: K.PfxNone }
+type Node = Insn | Sw | Special | PfxNone;
+
+// Operand routines and byte modes (an operand is rtn << 8 | mode).
+const enum O {
+  None, E, G, I, I64, sI, J, REG, IMREG, SEG, DIR, OFF64, ESreg, DSreg, C, D, T, M, IndirE, Skip,
+  MMX, XMM, EM, EMC, MXC, EX, MS, XS, OP0f07, NOP, Now3d, CMP, Mwait, Monitor, REP, SEP, BND, NOTRACK,
+  HLE1, HLE2, HLE3, CMPXCHG8B, FXSAVE, MOVSXD, XMM0, PCLMUL, ST, STi,
+}
+const enum B {
+  none, b, b_swap, v, v_swap, w, d, q, dq, db, dw, m, va, stack_v, indir_v, f, a, x, x_swap, o, movsxd,
+  const1, b_T, dqw, v_bnd, v_bndmk, bnd, bnd_swap, t, xmm, d_swap, q_swap, eBXmw,
+  // register codes
+  al = 64, cl, dl, bl, ah, ch, dh, bh, ax, cx, dx_, bx, sp, bp, si, di,
+  eAX, eCX, eDX, eBX, eSP, eBP, eSI, eDI, rAX, rCX, rDX, rBX, rSP, rBP, rSI, rDI,
+  es, cs, ss, ds, fs, gs, z_ax, indir_dx,
+}
+
+const OPERANDS: Record<string, [O, B]> = {
+  Eb: [O.E, B.b], EbS: [O.E, B.b_swap], Ev: [O.E, B.v], EvS: [O.E, B.v_swap], Ed: [O.E, B.d], Edq: [O.E, B.dq],
+  Edb: [O.E, B.db], Edw: [O.E, B.dw], Eq: [O.E, B.q], Em: [O.E, B.m], Ew: [O.E, B.w], Eva: [O.E, B.va],
+  Ev_bnd: [O.E, B.v_bnd], EbndS: [O.E, B.bnd_swap], Ebh1: [O.HLE1, B.b], Evh1: [O.HLE1, B.v], Ebh2: [O.HLE2, B.b],
+  Evh2: [O.HLE2, B.v], Ebh3: [O.HLE3, B.b], Evh3: [O.HLE3, B.v], indirEv: [O.IndirE, B.indir_v],
+  indirEp: [O.IndirE, B.f], stackEv: [O.E, B.stack_v],
+  M: [O.M, B.none], Ma: [O.M, B.a], Mb: [O.M, B.b], Md: [O.M, B.d], Mp: [O.M, B.f], Mq: [O.M, B.q], Mv: [O.M, B.v],
+  Mw: [O.M, B.w], Mx: [O.M, B.x], Mv_bnd: [O.M, B.v_bndmk],
+  Gb: [O.G, B.b], Gv: [O.G, B.v], Gd: [O.G, B.d], Gdq: [O.G, B.dq], Gm: [O.G, B.m], Gw: [O.G, B.w], Gva: [O.G, B.va],
+  Gbnd: [O.G, B.bnd],
+  Ib: [O.I, B.b], Iw: [O.I, B.w], Iv: [O.I, B.v], Id: [O.I, B.d], I1: [O.I, B.const1], sIb: [O.sI, B.b],
+  sIbT: [O.sI, B.b_T], sIv: [O.sI, B.v], Iv64: [O.I64, B.v], Jb: [O.J, B.b], Jv: [O.J, B.v], Jdqw: [O.J, B.dqw],
+  Cm: [O.C, B.m], Dm: [O.D, B.m], Td: [O.T, B.d], Skip: [O.Skip, B.none],
+  eAX: [O.IMREG, B.eAX], AL: [O.IMREG, B.al], CL: [O.IMREG, B.cl], zAX: [O.IMREG, B.z_ax], indirDX: [O.IMREG, B.indir_dx],
+  Sw: [O.SEG, B.w], Sv: [O.SEG, B.v], Ap: [O.DIR, B.none], Ob: [O.OFF64, B.b], Ov: [O.OFF64, B.v],
+  Xb: [O.DSreg, B.eSI], Xv: [O.DSreg, B.eSI], Xz: [O.DSreg, B.eSI], Yb: [O.ESreg, B.eDI], Yv: [O.ESreg, B.eDI],
+  DSBX: [O.DSreg, B.eBX],
+  es: [O.REG, B.es], cs: [O.REG, B.cs], ss: [O.REG, B.ss], ds: [O.REG, B.ds], fs: [O.REG, B.fs], gs: [O.REG, B.gs],
+  Xbr: [O.REP, B.eSI], Xvr: [O.REP, B.eSI], Ybr: [O.REP, B.eDI], Yvr: [O.REP, B.eDI], Yzr: [O.REP, B.eDI],
+  indirDXr: [O.REP, B.indir_dx], ALr: [O.REP, B.al], eAXr: [O.REP, B.eAX],
+  BND: [O.BND, B.none], NOTRACK: [O.NOTRACK, B.none], SEP: [O.SEP, B.none], MOVSXD: [O.MOVSXD, B.movsxd],
+  NOP0: [O.NOP, B.none], NOP1: [O.NOP, B.b], MONITOR: [O.Monitor, B.none], MWAIT: [O.Mwait, B.none],
+  MWAITX: [O.Mwait, B.eBX], OP0f07: [O.OP0f07, B.v], CMPXCHG8B: [O.CMPXCHG8B, B.q], FXSAVE: [O.FXSAVE, B.none],
+  MX: [O.MMX, B.none], XM: [O.XMM, B.none], XS: [O.XS, B.v], MS: [O.MS, B.v], EM: [O.EM, B.v], EMS: [O.EM, B.v_swap],
+  EMd: [O.EM, B.d], EMx: [O.EM, B.x], EMCq: [O.EMC, B.q], MXC: [O.MXC, B.none], EXx: [O.EX, B.x], EXxS: [O.EX, B.x_swap],
+  EXd: [O.EX, B.d], EXdS: [O.EX, B.d_swap], EXq: [O.EX, B.q], EXqS: [O.EX, B.q_swap], EXw: [O.EX, B.w],
+  EXxmm: [O.EX, B.xmm], CMP: [O.CMP, B.none], XMM0: [O.XMM0, B.none], PCLMUL: [O.PCLMUL, B.none],
+  ST: [O.ST, B.none], STi: [O.STi, B.none],
+};
+const REGNAMES16 = ['AX', 'CX', 'DX', 'BX', 'SP', 'BP', 'SI', 'DI'];
+const REGNAMES8 = ['AL', 'CL', 'DL', 'BL', 'AH', 'CH', 'DH', 'BH'];
+for (let i = 0; i < 8; i++) {
+  OPERANDS[`RMe${REGNAMES16[i]}`] = [O.REG, B.eAX + i];
+  OPERANDS[`RMr${REGNAMES16[i]}`] = [O.REG, B.rAX + i];
+  OPERANDS[`RM${REGNAMES8[i]}`] = [O.REG, B.al + i];
+}
+
+// Mandatory-prefix rules of an entry.
+const REQ_OPCODE = 1, REQ_DATA = 2, REQ_IGNORED = 3;
+
+// 0F-map opcodes that are system instructions even where the catalogue has no class for them.
+const SYSTEM_0F = new Set([0x00, 0x01, 0x05, 0x06, 0x07, 0x08, 0x09, 0x20, 0x21, 0x22, 0x23, 0x24, 0x26, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x37, 0xaa]);
+
+function compile(raw: RawEntry, groupHint: InstructionGroup | null): Node | null {
+  if (raw === null) return null;
+  if (typeof raw === 'string') {
+    if (raw === '@none') return { k: K.PfxNone };
+    const [head, ...flags] = raw.split('#');
+    const sp = head!.indexOf(' ');
+    const tmpl = sp < 0 ? head! : head!.slice(0, sp);
+    const opText = sp < 0 ? '' : head!.slice(sp + 1);
+    const ops: number[] = [];
+    let usesXmm = false, usesMmx = false;
+    for (const tok of opText ? opText.split(',') : []) {
+      const spec = OPERANDS[tok];
+      if (!spec) throw new Error(`opcode table: unknown operand ${tok} in "${raw}"`);
+      ops.push((spec[0] << 8) | spec[1]);
+      if ([O.XMM, O.EX, O.XS, O.XMM0].includes(spec[0])) usesXmm = true;
+      if ([O.MMX, O.EM, O.MS, O.EMC, O.MXC].includes(spec[0])) usesMmx = true;
+    }
+    let req = 0, sens: SensitiveClass | null = null, group: InstructionGroup | null = null;
+    for (const f of flags) {
+      if (f === 'opc') req = REQ_OPCODE;
+      else if (f === 'data') req = REQ_DATA;
+      else if (f === 'ign') req = REQ_IGNORED;
+      else if (f.startsWith('s=')) {
+        sens = sensitiveClassByName(f.slice(2)) ?? null;
+        if (!sens) throw new Error(`opcode table: "${raw}" names no catalogue class`);
+      } else if (f.startsWith('g=')) group = f.slice(2) as InstructionGroup;
+      else if (f !== '') throw new Error(`opcode table: unknown flag ${f} in "${raw}"`);
+    }
+    const g: InstructionGroup = group ?? (sens ? 'system' : usesXmm ? 'sse' : usesMmx ? 'mmx' : groupHint ?? 'general');
+    return { k: K.Insn, tmpl, ops, req, sens, group: g, mmxLike: usesMmx && !usesXmm && group === null };
+  }
+  if (raw.special) {
+    const s = { float: Sp.Float, '0f38': Sp.T38, '0f3a': Sp.T3A, vexc4: Sp.VexC4, vexc5: Sp.VexC5, evex: Sp.Evex, xop: Sp.Xop, '3dnow': Sp.Now3d }[raw.special];
+    return { k: K.Special, s };
+  }
+  const c = (list: RawEntry[]) => list.map((e) => compile(e, groupHint));
+  if (raw.reg) return { k: K.Reg, c: c(raw.reg) };
+  if (raw.mod) return { k: K.Mod, c: c(raw.mod) };
+  if (raw.rm) return { k: K.Rm, c: c(raw.rm) };
+  if (raw.pfx) return { k: K.Pfx, c: c(raw.pfx) };
+  if (raw.m64) return { k: K.M64, c: c(raw.m64) };
+  throw new Error('opcode table: empty switch');
+}
+
+const T1: (Node | null)[] = ONE_BYTE.map((e) => compile(e, null));
+const T2: (Node | null)[] = TWO_BYTE.map((e, i) => compile(e, SYSTEM_0F.has(i) ? 'system' : null));
+const T38: (Node | null)[] = THREE_BYTE_38.map((e) => compile(e, null));
+const T3A: (Node | null)[] = THREE_BYTE_3A.map((e) => compile(e, null));
+const BAD: Insn = { k: K.Insn, tmpl: '(bad)', ops: [], req: 0, sens: null, group: 'other', mmxLike: false };
+const FLOAT_MEM_NODES: Insn[] = FLOAT_MEM.map((name, i) => {
+  const m = FLOAT_MEM_MODE[i]!;
+  const mode = m === 'd' ? B.d : m === 'w' ? B.w : m === 'q' ? B.q : m === 't' ? B.t : B.none;
+  return { k: K.Insn, tmpl: name ?? '(bad)', ops: [(O.E << 8) | mode], req: 0, sens: null, group: 'x87', mmxLike: false };
+});
+const FLOAT_REG_NODES: (Insn | Insn[])[][] = FLOAT_REG.map((row) => row.map((e) => {
+  if (e === null) return BAD;
+  if (typeof e !== 'string') return (e as (string | null)[]).map((n) => ({ k: K.Insn, tmpl: n ?? '(bad)', ops: [], req: 0, sens: null, group: 'x87', mmxLike: false }) as Insn);
+  const n = compile(e, 'x87') as Insn;
+  n.group = 'x87';
+  return n;
+}));
+
+// ---------------------------------------------------------------------------------------------
+// Decoder state (module-level: one decode at a time, no allocation).
+const P_REPZ = 1, P_REPNZ = 2, P_CS = 4, P_SS = 8, P_DS = 0x10, P_ES = 0x20, P_FS = 0x40, P_GS = 0x80,
+  P_LOCK = 0x100, P_DATA = 0x200, P_ADDR = 0x400, P_FWAIT = 0x800;
+const REX_B = 1, REX_X = 2, REX_R = 4, REX_W = 8, REX_OPCODE = 0x40;
+const DFLAG = 1, AFLAG = 2;
+const PFX_REP = 0x100, PFX_XACQUIRE = 0x101, PFX_XRELEASE = 0x102, PFX_BND = 0x103, PFX_NOTRACK = 0x104;
+
+let buf: Uint8Array = new Uint8Array(0);
+let start = 0; // offset of the instruction
+let limit = 0; // end of readable bytes
+let codep = 0;
+let insnCodep = 0;
+let endCodep = 0;
+let mode: CpuMode = 32;
+let text = false;
+let pc = 0;
+let prefixes = 0, usedPrefixes = 0, rex = 0, rexUsed = 0, activeSeg = 0;
+let lastLock = -1, lastRepz = -1, lastRepnz = -1, lastData = -1, lastAddr = -1, lastRex = -1, lastSeg = -1, fwaitPrefix = -1;
+const allPrefixes = new Int32Array(16);
+let needModrm = false, modMod = 0, modReg = 0, modRm = 0, modrmPos = -1;
+let hasSib = false, sibScale = 0, sibIndex = 0, sibBase = 0, sibPos = -1;
+let needVex = false, evex = false, vexW = 0, vexLength = 128, vexPrefix = 0, vexRegSpec = 0, vexLL = 0, vexB = false, vexV = false, vexR = false, vexMask = 0, vexZero = false;
+let twoSourceOps = false;
+let obuf = '';
+const opOut: string[] = ['', '', '', '', ''];
+let opTarget = -1; // operand index holding a branch target
+let ripDisp: number | null = null;
+let branchTarget = 0;
+let curEntry: Insn = BAD;
+let opcodeMapId: DecodedInstruction['opcodeMap'] = 'primary';
+let opcodeByte = 0;
+let dispValue = 0, imm1 = 0, imm2 = 0, immCount = 0;
+let curGroup: InstructionGroup = 'general';
+
+class Truncated { }
+const TRUNCATED = new Truncated();
+function fetch(n: number): void { if (codep + n > limit) throw TRUNCATED; }
+
+const NAMES64 = ['%rax', '%rcx', '%rdx', '%rbx', '%rsp', '%rbp', '%rsi', '%rdi', '%r8', '%r9', '%r10', '%r11', '%r12', '%r13', '%r14', '%r15'];
+const NAMES32 = ['%eax', '%ecx', '%edx', '%ebx', '%esp', '%ebp', '%esi', '%edi', '%r8d', '%r9d', '%r10d', '%r11d', '%r12d', '%r13d', '%r14d', '%r15d'];
+const NAMES16 = ['%ax', '%cx', '%dx', '%bx', '%sp', '%bp', '%si', '%di', '%r8w', '%r9w', '%r10w', '%r11w', '%r12w', '%r13w', '%r14w', '%r15w'];
+const NAMES8 = ['%al', '%cl', '%dl', '%bl', '%ah', '%ch', '%dh', '%bh'];
+const NAMES8REX = ['%al', '%cl', '%dl', '%bl', '%spl', '%bpl', '%sil', '%dil', '%r8b', '%r9b', '%r10b', '%r11b', '%r12b', '%r13b', '%r14b', '%r15b'];
+const NAMES_SEG = ['%es', '%cs', '%ss', '%ds', '%fs', '%gs', '%?', '%?'];
+const INDEX16 = ['%bx,%si', '%bx,%di', '%bp,%si', '%bp,%di', '%si', '%di', '%bp', '%bx'];
+const NAMES_MM = ['%mm0', '%mm1', '%mm2', '%mm3', '%mm4', '%mm5', '%mm6', '%mm7'];
+const NAMES_XMM = Array.from({ length: 32 }, (_, i) => `%xmm${i}`);
+const NAMES_BND = ['%bnd0', '%bnd1', '%bnd2', '%bnd3'];
+const SIMD_CMP = ['eq', 'lt', 'le', 'unord', 'neq', 'nlt', 'nle', 'ord'];
+
+function usedRex(value: number): void {
+  if (value) { if (rex & value) rexUsed |= value | REX_OPCODE; } else rexUsed |= REX_OPCODE;
+}
+
+function hex(v: number): string { return '0x' + v.toString(16); }
+/** A value as objdump prints an address-sized quantity: 64-bit in long mode, 32-bit otherwise. */
+function valueText(lo: number, hi: number): string {
+  if (mode === 64) {
+    const h = hi >>> 0;
+    if (h === 0) return '0x' + (lo >>> 0).toString(16);
+    return '0x' + h.toString(16) + (lo >>> 0).toString(16).padStart(8, '0');
+  }
+  return '0x' + (lo >>> 0).toString(16);
+}
+/** A signed value sign-extended to 64 bits (or taken as 32 bits outside long mode). */
+function signedValueText(v: number): string { return valueText(v | 0, v < 0 ? -1 : 0); }
+
+function byteAt(p: number): number { return buf[p]!; }
+function get8(): number { fetch(1); return buf[codep++]!; }
+function get16(): number { fetch(2); const v = buf[codep]! | (buf[codep + 1]! << 8); codep += 2; return v; }
+function get32(): number { fetch(4); const v = (buf[codep]! | (buf[codep + 1]! << 8) | (buf[codep + 2]! << 16) | (buf[codep + 3]! << 24)) >>> 0; codep += 4; return v; }
+function get32s(): number { return get32() | 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Prefixes.
+function ckprefix(): boolean {
+  let i = 0, length = 0;
+  while (length < 14) {
+    fetch(1);
+    const b = buf[codep]!;
+    let newrex = 0;
+    switch (b) {
+      case 0x40: case 0x41: case 0x42: case 0x43: case 0x44: case 0x45: case 0x46: case 0x47:
+      case 0x48: case 0x49: case 0x4a: case 0x4b: case 0x4c: case 0x4d: case 0x4e: case 0x4f:
+        if (mode !== 64) return true;
+        newrex = b; lastRex = i; break;
+      case 0xf3: prefixes |= P_REPZ; lastRepz = i; break;
+      case 0xf2: prefixes |= P_REPNZ; lastRepnz = i; break;
+      case 0xf0: prefixes |= P_LOCK; lastLock = i; break;
+      case 0x2e: prefixes |= P_CS; lastSeg = i; if (mode !== 64) activeSeg = P_CS; break;
+      case 0x36: prefixes |= P_SS; lastSeg = i; if (mode !== 64) activeSeg = P_SS; break;
+      case 0x3e: prefixes |= P_DS; lastSeg = i; if (mode !== 64) activeSeg = P_DS; break;
+      case 0x26: prefixes |= P_ES; lastSeg = i; if (mode !== 64) activeSeg = P_ES; break;
+      case 0x64: prefixes |= P_FS; lastSeg = i; activeSeg = P_FS; break;
+      case 0x65: prefixes |= P_GS; lastSeg = i; activeSeg = P_GS; break;
+      case 0x66: prefixes |= P_DATA; lastData = i; break;
+      case 0x67: prefixes |= P_ADDR; lastAddr = i; break;
+      case 0x9b:
+        fwaitPrefix = i;
+        if (prefixes || rex) {
+          prefixes |= P_FWAIT; codep++; rexUsed = rex; return true;
+        }
+        prefixes = P_FWAIT;
+        break;
+      default: return true;
+    }
+    if (rex) { rexUsed = rex; return true; }
+    if (b !== 0x9b) allPrefixes[i++] = b;
+    rex = newrex;
+    codep++;
+    length++;
+  }
+  return false;
+}
+
+function prefixName(pref: number, sizeflag: number): string {
+  if (pref >= 0x40 && pref <= 0x4f) {
+    const bits = pref & 0xf;
+    return 'rex' + (bits ? '.' + (bits & 8 ? 'W' : '') + (bits & 4 ? 'R' : '') + (bits & 2 ? 'X' : '') + (bits & 1 ? 'B' : '') : '');
+  }
+  switch (pref) {
+    case 0xf3: return 'repz';
+    case 0xf2: return 'repnz';
+    case 0xf0: return 'lock';
+    case 0x2e: return 'cs';
+    case 0x36: return 'ss';
+    case 0x3e: return 'ds';
+    case 0x26: return 'es';
+    case 0x64: return 'fs';
+    case 0x65: return 'gs';
+    case 0x66: return sizeflag & DFLAG ? 'data16' : 'data32';
+    case 0x67: return mode === 64 ? (sizeflag & AFLAG ? 'addr32' : 'addr64') : (sizeflag & AFLAG ? 'addr16' : 'addr32');
+    case 0x9b: return 'fwait';
+    case PFX_REP: return 'rep';
+    case PFX_XACQUIRE: return 'xacquire';
+    case PFX_XRELEASE: return 'xrelease';
+    case PFX_BND: return 'bnd';
+    case PFX_NOTRACK: return 'notrack';
+  }
+  return '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Table walk.
+function readModrm(): void {
+  fetch(1);
+  const m = buf[codep]!;
+  modrmPos = codep;
+  modMod = m >> 6; modReg = (m >> 3) & 7; modRm = m & 7;
+}
+
+function resolve(node: Node | null): Insn | Special {
+  for (;;) {
+    if (node === null) return BAD;
+    switch (node.k) {
+      case K.Insn: case K.Special: return node;
+      case K.Reg: node = node.c[modReg]!; break;
+      case K.Mod: node = node.c[modMod === 3 ? 1 : 0]!; break;
+      case K.Rm: node = node.c[modRm]!; break;
+      case K.M64: node = node.c[mode === 64 ? 1 : 0]!; break;
+      case K.Pfx: {
+        let vindex = 0, prefix = 0, last = -1;
+        if (needVex) {
+          vindex = vexPrefix === 0xf3 ? 1 : vexPrefix === 0x66 ? 2 : vexPrefix === 0xf2 ? 3 : 0;
+        } else {
+          if (prefixes & (P_REPZ | P_REPNZ)) {
+            if (lastRepz > lastRepnz) { vindex = 1; prefix = P_REPZ; last = lastRepz; } else { vindex = 3; prefix = P_REPNZ; last = lastRepnz; }
+            const alt = node.c[vindex];
+            if (alt && alt.k === K.PfxNone) vindex = 0;
+          }
+          if (vindex === 0 && (prefixes & P_DATA)) { vindex = 2; prefix = P_DATA; last = lastData; }
+          if (vindex !== 0) { usedPrefixes |= prefix; allPrefixes[last] = 0; }
+        }
+        node = node.c[vindex]!;
+        break;
+      }
+      case K.PfxNone: return BAD;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mnemonic templates (size-suffix macros).
+function putop(tmpl: string, sizeflag: number): void {
+  let out = '';
+  let cond = true;
+  let l = 0, len = 0;
+  let last = '';
+  for (let i = 0; i < tmpl.length; i++) {
+    const c = tmpl.charCodeAt(i);
+    if (len > l) { last = tmpl[i]!; l++; continue; }
+    switch (c) {
+      case 37: /* % */ len++; break;
+      case 33: /* ! */ cond = false; break;
+      case 123: /* { */ break;
+      case 124: /* | */ while (tmpl.charCodeAt(++i) !== 125) { /* skip the Intel alternative */ } break;
+      case 125: /* } */ break;
+      case 65: /* A */ if (needModrm && modMod !== 3) out += 'b'; break;
+      case 66: /* B */
+        if (l === 1 && last === 'L' && mode === 64 && !(prefixes & P_ADDR)) out += 'abs';
+        break;
+      case 67: /* C */
+        if (prefixes & P_DATA) { out += sizeflag & DFLAG ? 'l' : 's'; usedPrefixes |= P_DATA; }
+        break;
+      case 68: /* D */
+        if (l === 1) out += !evex || vexW ? 'd' : '{bad}';
+        break;
+      case 69: /* E */
+        if (l === 1) break;
+        if (mode === 64) out += sizeflag & AFLAG ? 'r' : 'e';
+        else if (sizeflag & AFLAG) out += 'e';
+        usedPrefixes |= prefixes & P_ADDR;
+        break;
+      case 70: /* F */
+        if (prefixes & P_ADDR) {
+          out += sizeflag & AFLAG ? (mode === 64 ? 'q' : 'l') : (mode === 64 ? 'l' : 'w');
+          usedPrefixes |= P_ADDR;
+        }
+        break;
+      case 71: /* G */
+        if (out.charCodeAt(out.length - 1) !== 115) break;
+        out += (rex & REX_W) || (sizeflag & DFLAG) ? 'l' : 'w';
+        if (!(rex & REX_W)) usedPrefixes |= prefixes & P_DATA;
+        break;
+      case 72: /* H */
+        if (l === 0) {
+          const cd = prefixes & (P_CS | P_DS);
+          if (cd === P_CS || cd === P_DS) {
+            usedPrefixes |= cd;
+            if (cd === P_DS) { activeSeg = P_DS; out += ',pt'; } else { activeSeg = P_CS; out += ',pn'; }
+          }
+        } else if (l === 1 && last === 'X') out += !vexW ? 'h' : '{bad}';
+        break;
+      case 75: /* K */ usedRex(REX_W); out += rex & REX_W ? 'q' : 'd'; break;
+      case 77: /* M */ if (cond) out += 'r'; break;
+      case 78: /* N */ if (!(prefixes & P_FWAIT)) out += 'n'; else usedPrefixes |= P_FWAIT; break;
+      case 79: /* O */ usedRex(REX_W); out += rex & REX_W ? 'o' : 'd'; if (!(rex & REX_W)) usedPrefixes |= prefixes & P_DATA; break;
+      case 64: /* @ */
+      case 80: /* P */
+        if (c === 64 && mode === 64 && ((rex & REX_W) || !(prefixes & P_DATA))) break;
+        if (l === 0) {
+          if (modMod === 3 || !cond) break;
+          if (!(rex & REX_W) && (prefixes & P_DATA)) { out += sizeflag & DFLAG ? 'l' : 'w'; usedPrefixes |= P_DATA; }
+        } else if (l === 1 && last === 'L') {
+          if ((prefixes & P_DATA) || (rex & REX_W)) {
+            usedRex(REX_W);
+            if (rex & REX_W) out += 'q';
+            else { out += sizeflag & DFLAG ? 'l' : 'w'; usedPrefixes |= prefixes & P_DATA; }
+          }
+        }
+        break;
+      case 84: /* T */
+        if (!(rex & REX_W) && (prefixes & P_DATA)) { out += sizeflag & DFLAG ? 'l' : 'w'; usedPrefixes |= P_DATA; }
+        break;
+      case 81: /* Q */
+        if (l === 0) {
+          usedRex(REX_W);
+          if (needModrm && modMod !== 3) {
+            if (rex & REX_W) out += 'q';
+            else { out += sizeflag & DFLAG ? 'l' : 'w'; usedPrefixes |= prefixes & P_DATA; }
+          }
+        } else if (l === 1 && last === 'D') out += vexW ? 'q' : 'd';
+        else if (l === 1 && last === 'L') {
+          if (cond ? modMod === 3 : mode !== 64) break;
+          if (rex & REX_W) { usedRex(REX_W); out += 'q'; } else if (mode === 64 && cond) out += 'l';
+        }
+        break;
+      case 82: /* R */
+        usedRex(REX_W);
+        if (rex & REX_W) out += 'q'; else out += sizeflag & DFLAG ? 'l' : 'w';
+        if (!(rex & REX_W)) usedPrefixes |= prefixes & P_DATA;
+        break;
+      case 83: /* S */
+        if (l === 1 && last === 'L' && mode === 64 && !(prefixes & P_ADDR)) out += 'abs';
+        else if (l === 1 && last === 'X') out += !evex || !vexW ? 's' : '{bad}';
+        break;
+      case 86: /* V */
+        if (l === 1 && last === 'X') { if (!evex) out += '{vex} '; } else if (l === 1 && last === 'L' && (rex & REX_W)) out += 'abs';
+        break;
+      case 87: /* W */
+        if (l === 0) {
+          usedRex(REX_W);
+          if (rex & REX_W) out += 'l'; else out += sizeflag & DFLAG ? 'w' : 'b';
+          if (!(rex & REX_W)) usedPrefixes |= prefixes & P_DATA;
+        } else if (last === 'X') out += vexW ? 'd' : 's';
+        else if (last === 'B') out += vexW ? 'w' : 'b';
+        break;
+      case 88: /* X */
+        if (needVex ? vexPrefix === 0x66 : (prefixes & P_DATA)) { out += 'd'; usedPrefixes |= P_DATA; } else out += 's';
+        break;
+      case 89: /* Y */
+        if (l === 1 && last === 'X' && !((modMod === 3 || vexB))) out += vexLength === 128 ? 'x' : 'y';
+        break;
+      case 90: /* Z */
+        if (l === 0) modMod = 3;
+        else if (l === 1 && last === 'X' && !(modMod === 3 || vexB)) out += vexLength === 128 ? 'x' : vexLength === 256 ? 'y' : 'z';
+        break;
+      case 94: /* ^ */
+        if (prefixes & P_DATA) { out += sizeflag & DFLAG ? 'l' : 'w'; usedPrefixes |= P_DATA; }
+        break;
+      default: out += tmpl[i]; break;
+    }
+    if (len === l) len = l = 0;
+  }
+  obuf = out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operands.
+let opIndex = 0;
+function oappend(s: string): void { opOut[opIndex] += s; }
+
+function appendSeg(): void {
+  if (!activeSeg) return;
+  usedPrefixes |= activeSeg;
+  if (!text) return;
+  switch (activeSeg) {
+    case P_CS: oappend('%cs:'); break;
+    case P_DS: oappend('%ds:'); break;
+    case P_SS: oappend('%ss:'); break;
+    case P_ES: oappend('%es:'); break;
+    case P_FS: oappend('%fs:'); break;
+    case P_GS: oappend('%gs:'); break;
+  }
+}
+
+function printRegister(reg: number, rexmask: number, bytemode: number, sizeflag: number): void {
+  usedRex(rexmask);
+  if (rex & rexmask) reg += 8;
+  let names: string[];
+  switch (bytemode) {
+    case B.b: case B.b_swap:
+      if (reg & 4) usedRex(0);
+      names = rex ? NAMES8REX : NAMES8; break;
+    case B.w: names = NAMES16; break;
+    case B.d: case B.dw: case B.db: names = NAMES32; break;
+    case B.q: names = NAMES64; break;
+    case B.m: case B.v_bnd: names = mode === 64 ? NAMES64 : NAMES32; break;
+    case B.bnd: case B.bnd_swap:
+      if (reg > 3) { if (text) oappend('(bad)'); return; }
+      names = NAMES_BND; break;
+    case B.indir_v: case B.stack_v: case B.v: case B.v_swap: case B.dq:
+      if ((bytemode === B.indir_v || bytemode === B.stack_v)) {
+        if (mode === 64 && ((sizeflag & DFLAG) || (rex & REX_W))) { names = NAMES64; break; }
+        bytemode = B.v;
+      }
+      usedRex(REX_W);
+      if (rex & REX_W) names = NAMES64;
+      else if (bytemode !== B.v && bytemode !== B.v_swap) names = NAMES32;
+      else { names = sizeflag & DFLAG ? NAMES32 : NAMES16; usedPrefixes |= prefixes & P_DATA; }
+      break;
+    case B.movsxd: names = NAMES32; usedPrefixes |= prefixes & P_DATA; break;
+    case B.va:
+      names = mode === 64 ? NAMES64 : NAMES32;
+      if (!(prefixes & P_ADDR)) { if (mode === 16) names = NAMES16; } else {
+        allPrefixes[lastAddr] = 0;
+        names = mode !== 32 ? NAMES32 : NAMES16;
+        usedPrefixes |= P_ADDR;
+      }
+      break;
+    case B.none: return;
+    default: names = NAMES32; break;
+  }
+  if (text) oappend(names[reg]!);
+}
+
+function opEMemory(bytemode: number, sizeflag: number): void {
+  let disp = 0;
+  const add = rex & REX_B ? 8 : 0;
+  let riprel = false;
+  usedRex(REX_B);
+  appendSeg();
+  if ((sizeflag & AFLAG) || mode === 64) {
+    let havebase = true;
+    let base = modRm;
+    let vindex = 0, scale = 0;
+    const addr32flag = !((sizeflag & AFLAG) || bytemode === B.v_bnd || bytemode === B.v_bndmk || bytemode === B.bnd || bytemode === B.bnd_swap);
+    let indexes: string[] | null = null;
+    if (base === 4) {
+      vindex = sibIndex;
+      usedRex(REX_X);
+      if (rex & REX_X) vindex += 8;
+      if (vindex !== 4) indexes = mode === 64 && !addr32flag ? NAMES64 : NAMES32;
+      scale = sibScale;
+      base = sibBase;
+      codep++;
+    }
+    const rbase = base + add;
+    switch (modMod) {
+      case 0:
+        if (base === 5) {
+          havebase = false;
+          if (mode === 64 && !hasSib) riprel = true;
+          disp = get32s();
+          if (riprel && bytemode === B.v_bndmk) { if (text) oappend('(bad)'); return; }
+        }
+        break;
+      case 1: disp = get8(); if (disp & 0x80) disp -= 0x100; if (evex) disp *= evexScale(bytemode); break;
+      case 2: disp = get32s(); break;
+    }
+    dispValue = disp;
+    let needindex = false, needaddr32 = false;
+    let dispHi = disp < 0 ? -1 : 0;
+    if (hasSib && !havebase && !indexes && mode !== 16) {
+      if (mode === 64) {
+        if (addr32flag) { dispHi = 0; disp = disp >>> 0; needindex = true; }
+        needaddr32 = true;
+      } else needindex = true;
+    }
+    const havedisp = havebase || needindex || (hasSib && (indexes !== null || scale !== 0));
+    if (text && (modMod !== 0 || base === 5)) {
+      if (havedisp || riprel) oappend(disp < 0 ? '-' + hex(-disp) : hex(disp));
+      else oappend(valueText(disp, dispHi));
+      if (riprel) oappend(addr32flag ? '(%eip)' : '(%rip)');
+    }
+    if (riprel) ripDisp = disp;
+    if ((havebase || indexes || needindex || needaddr32 || riprel)
+      && (mode !== 64 || (bytemode !== B.v_bnd && bytemode !== B.v_bndmk && bytemode !== B.bnd && bytemode !== B.bnd_swap))) {
+      usedPrefixes |= P_ADDR;
+    }
+    if (havedisp && text) {
+      let s = '(';
+      if (havebase) s += (mode === 64 && !addr32flag ? NAMES64 : NAMES32)[rbase];
+      if (hasSib) {
+        if (scale !== 0 || needindex || indexes || (havebase && base !== 4)) {
+          s += ',';
+          s += indexes ? indexes[vindex] : (mode === 64 && !addr32flag ? '%riz' : '%eiz');
+          s += ',' + (1 << scale);
+        }
+      }
+      oappend(s + ')');
+    }
+  } else if (bytemode === B.v_bnd || bytemode === B.v_bndmk || bytemode === B.bnd || bytemode === B.bnd_swap) {
+    if (text) oappend('(bad)');
+    return;
+  } else {
+    usedPrefixes |= prefixes & P_ADDR;
+    switch (modMod) {
+      case 0: if (modRm === 6) { disp = get16(); if (disp & 0x8000) disp -= 0x10000; } break;
+      case 1: disp = get8(); if (disp & 0x80) disp -= 0x100; if (evex) disp *= evexScale(bytemode); break;
+      case 2: disp = get16(); if (disp & 0x8000) disp -= 0x10000; break;
+    }
+    dispValue = disp;
+    if (text) {
+      if (modMod !== 0 || modRm === 6) oappend(disp < 0 ? '-' + hex(-disp) : hex(disp));
+      if (modMod !== 0 || modRm !== 6) oappend('(' + INDEX16[modRm] + ')');
+    }
+  }
+}
+
+// EVEX compressed disp8 (disp8*N): only the text depends on it, the length does not.
+function evexScale(_bytemode: number): number { return 1; }
+
+function opE(bytemode: number, sizeflag: number): void {
+  codep++; // ModRM
+  if (modMod === 3) printRegister(modRm, REX_B, bytemode, sizeflag);
+  else opEMemory(bytemode, sizeflag);
+}
+
+function badOp(inMnemonic = false): void {
+  codep = insnCodep + 1;
+  sawBad = true;
+  if (inMnemonic) obuf += '(bad)'; else if (text) oappend('(bad)');
+}
+let sawBad = false;
+
+function opReg(code: number, sizeflag: number): void {
+  if (code >= B.es && code <= B.gs) { if (text) oappend(NAMES_SEG[code - B.es]!); return; }
+  usedRex(REX_B);
+  const add = rex & REX_B ? 8 : 0;
+  let s: string;
+  if (code >= B.ax && code <= B.di) s = NAMES16[code - B.ax + add]!;
+  else if (code >= B.al && code <= B.bh) {
+    if (code >= B.ah) usedRex(0);
+    s = rex ? NAMES8REX[code - B.al + add]! : NAMES8[code - B.al]!;
+  } else {
+    if (code >= B.rAX && code <= B.rDI) {
+      if (mode === 64 && ((sizeflag & DFLAG) || (rex & REX_W))) { if (text) oappend(NAMES64[code - B.rAX + add]!); return; }
+      code += B.eAX - B.rAX;
+    }
+    usedRex(REX_W);
+    if (rex & REX_W) s = NAMES64[code - B.eAX + add]!;
+    else { s = (sizeflag & DFLAG ? NAMES32 : NAMES16)[code - B.eAX + add]!; usedPrefixes |= prefixes & P_DATA; }
+  }
+  if (text) oappend(s);
+}
+
+function opImreg(code: number, sizeflag: number): void {
+  let s: string;
+  switch (code) {
+    case B.indir_dx: if (text) oappend('(%dx)'); return;
+    case B.al: case B.cl: s = NAMES8[code - B.al]!; break;
+    case B.eAX: case B.z_ax:
+      if (code === B.eAX) { usedRex(REX_W); if (rex & REX_W) { s = '%rax'; break; } }
+      s = (rex & REX_W) || (sizeflag & DFLAG) ? '%eax' : '%ax';
+      if (!(rex & REX_W)) usedPrefixes |= prefixes & P_DATA;
+      break;
+    default: s = '(bad)';
+  }
+  if (text) oappend(s);
+}
+
+function recordImm(v: number): void { if (immCount++ === 0) imm1 = v; else imm2 = v; }
+
+function opI(bytemode: number, sizeflag: number): void {
+  let lo: number, hi = 0;
+  switch (bytemode) {
+    case B.b: lo = get8(); break;
+    case B.v:
+      usedRex(REX_W);
+      if (rex & REX_W) { lo = get32s(); hi = lo < 0 ? -1 : 0; } else {
+        lo = sizeflag & DFLAG ? get32() : get16();
+        usedPrefixes |= prefixes & P_DATA;
+      }
+      break;
+    case B.d: lo = get32(); break;
+    case B.w: lo = get16(); break;
+    case B.const1: return;
+    default: return;
+  }
+  recordImm(lo);
+  if (text) oappend('$' + valueText(lo, hi));
+}
+
+function opI64(bytemode: number, sizeflag: number): void {
+  if (bytemode !== B.v || mode !== 64 || !(rex & REX_W)) { opI(bytemode, sizeflag); return; }
+  usedRex(REX_W);
+  const lo = get32(), hi = get32();
+  recordImm(hi * 4294967296 + lo);
+  if (text) oappend('$' + valueText(lo, hi));
+}
+
+function opSI(bytemode: number, sizeflag: number): void {
+  let op: number;
+  let hi: number;
+  if (bytemode === B.b || bytemode === B.b_T) {
+    op = get8();
+    if (op & 0x80) op -= 0x100;
+    hi = op < 0 ? -1 : 0;
+    if (bytemode === B.b_T) {
+      if (mode !== 64 || !((sizeflag & DFLAG) || (rex & REX_W))) {
+        if ((sizeflag & DFLAG) || (rex & REX_W)) { op = op >>> 0; hi = 0; } else { op &= 0xffff; hi = 0; }
+      }
+    } else if (!(rex & REX_W)) {
+      if (sizeflag & DFLAG) { op = op >>> 0; hi = 0; } else { op &= 0xffff; hi = 0; }
+    }
+  } else {
+    if ((sizeflag & DFLAG) || (rex & REX_W)) { op = get32s(); hi = op < 0 ? -1 : 0; } else { op = get16(); hi = 0; }
+  }
+  recordImm(op);
+  if (text) oappend('$' + valueText(op, hi));
+}
+
+function opJ(bytemode: number, sizeflag: number): void {
+  let disp: number;
+  let mask = -1;
+  let segment = 0;
+  if (bytemode === B.b) { disp = get8(); if (disp & 0x80) disp -= 0x100; } else {
+    if ((sizeflag & DFLAG) || (mode === 64 && (rex & REX_W))) disp = get32s();
+    else {
+      disp = get16();
+      if (disp & 0x8000) disp -= 0x10000;
+      mask = 0xffff;
+      if (!(prefixes & P_DATA)) segment = (pc + (codep - start)) - ((pc + (codep - start)) % 65536);
+    }
+    if (mode !== 64 || !(rex & REX_W)) usedPrefixes |= prefixes & P_DATA;
+  }
+  recordImm(disp);
+  let target = pc + (codep - start) + disp;
+  if (mask !== -1) target = (((target % 65536) + 65536) % 65536) + segment;
+  branchTarget = target;
+  opTarget = opIndex;
+  if (text) oappend(addressText(target));
+}
+
+/** An address as objdump prints a branch target: hex without 0x, wrapped to the address size. */
+function addressText(a: number): string {
+  if (mode !== 64) return (a >>> 0).toString(16) ;
+  if (a >= 0) return a.toString(16);
+  return (BigInt.asUintN(64, BigInt(a))).toString(16);
+}
+
+function opSeg(bytemode: number, sizeflag: number): void {
+  if (bytemode === B.w) { if (text) oappend(NAMES_SEG[modReg]!); } else opE(modMod === 3 ? bytemode : B.w, sizeflag);
+}
+
+function opDir(sizeflag: number): void {
+  let offset: number, seg: number;
+  if (sizeflag & DFLAG) { offset = get32(); seg = get16(); } else { offset = get16(); seg = get16(); }
+  usedPrefixes |= prefixes & P_DATA;
+  recordImm(offset); recordImm(seg);
+  if (text) oappend(`$${hex(seg)},$${hex(offset)}`);
+}
+
+function opOff64(sizeflag: number): void {
+  appendSeg();
+  if (mode !== 64 || (prefixes & P_ADDR)) {
+    const off = (sizeflag & AFLAG) || mode === 64 ? get32() : get16();
+    dispValue = off;
+    if (text) oappend(valueText(off, 0));
+    return;
+  }
+  const lo = get32(), hi = get32();
+  dispValue = hi * 4294967296 + lo;
+  if (text) oappend(valueText(lo, hi));
+}
+
+function ptrReg(code: number, sizeflag: number): void {
+  usedPrefixes |= prefixes & P_ADDR;
+  if (!text) return;
+  let names: string[];
+  if (mode === 64) names = sizeflag & AFLAG ? NAMES64 : NAMES32;
+  else names = sizeflag & AFLAG ? NAMES32 : NAMES16;
+  oappend('(' + names[code - B.eAX] + ')');
+}
+
+function opESreg(code: number, sizeflag: number): void { if (text) oappend('%es:'); ptrReg(code, sizeflag); }
+function opDSreg(code: number, sizeflag: number): void {
+  if (!activeSeg) activeSeg = P_DS;
+  appendSeg();
+  ptrReg(code, sizeflag);
+}
+
+function opC(): void {
+  let add = 0;
+  if (rex & REX_R) { usedRex(REX_R); add = 8; } else if (mode !== 64 && (prefixes & P_LOCK)) {
+    allPrefixes[lastLock] = 0; usedPrefixes |= P_LOCK; add = 8;
+  }
+  if (text) oappend(`%cr${modReg + add}`);
+}
+function opD(): void {
+  usedRex(REX_R);
+  if (text) oappend(`%db${modReg + (rex & REX_R ? 8 : 0)}`);
+}
+
+function opMMX(): void {
+  usedPrefixes |= prefixes & P_DATA;
+  let reg = modReg;
+  if (prefixes & P_DATA) { usedRex(REX_R); if (rex & REX_R) reg += 8; if (text) oappend(NAMES_XMM[reg]!); } else if (text) oappend(NAMES_MM[reg]!);
+}
+function opXMM(): void {
+  let reg = modReg;
+  usedRex(REX_R);
+  if (rex & REX_R) reg += 8;
+  if (text) oappend(NAMES_XMM[reg]!);
+}
+function opEM(bytemode: number, sizeflag: number): void {
+  if (modMod !== 3) { opE(bytemode, sizeflag); return; }
+  codep++;
+  usedPrefixes |= prefixes & P_DATA;
+  let reg = modRm;
+  if (prefixes & P_DATA) { usedRex(REX_B); if (rex & REX_B) reg += 8; if (text) oappend(NAMES_XMM[reg]!); } else if (text) oappend(NAMES_MM[reg]!);
+}
+function opEMC(bytemode: number, sizeflag: number): void {
+  if (modMod !== 3) { opE(bytemode, sizeflag); return; }
+  codep++;
+  usedPrefixes |= prefixes & P_DATA;
+  if (text) oappend(NAMES_MM[modRm]!);
+}
+function opEX(bytemode: number, sizeflag: number): void {
+  codep++;
+  if (modMod !== 3) { opEMemory(bytemode, sizeflag); return; }
+  let reg = modRm;
+  usedRex(REX_B);
+  if (rex & REX_B) reg += 8;
+  if (text) oappend(NAMES_XMM[reg]!);
+}
+
+function operand(op: number, sizeflag: number): void {
+  const bytemode = op & 0xff;
+  switch (op >> 8) {
+    case O.E: opE(bytemode, sizeflag); break;
+    case O.G: printRegister(modReg, REX_R, bytemode, sizeflag); break;
+    case O.I: opI(bytemode, sizeflag); break;
+    case O.I64: opI64(bytemode, sizeflag); break;
+    case O.sI: opSI(bytemode, sizeflag); break;
+    case O.J: opJ(bytemode, sizeflag); break;
+    case O.REG: opReg(bytemode, sizeflag); break;
+    case O.IMREG: opImreg(bytemode, sizeflag); break;
+    case O.SEG: opSeg(bytemode, sizeflag); break;
+    case O.DIR: opDir(sizeflag); break;
+    case O.OFF64: opOff64(sizeflag); break;
+    case O.ESreg: opESreg(bytemode, sizeflag); break;
+    case O.DSreg: opDSreg(bytemode, sizeflag); break;
+    case O.C: opC(); break;
+    case O.D: opD(); break;
+    case O.T: if (text) oappend(`%tr${modReg}`); break;
+    case O.M: if (modMod === 3) badOp(); else opE(bytemode, sizeflag); break;
+    case O.IndirE: if (text) oappend('*'); opE(bytemode, sizeflag); break;
+    case O.Skip: codep++; break;
+    case O.MMX: opMMX(); break;
+    case O.XMM: opXMM(); break;
+    case O.EM: opEM(bytemode, sizeflag); break;
+    case O.EMC: opEMC(bytemode, sizeflag); break;
+    case O.MXC: usedPrefixes |= prefixes & P_DATA; if (text) oappend(NAMES_MM[modReg]!); break;
+    case O.EX: opEX(bytemode, sizeflag); break;
+    case O.MS: if (modMod === 3) opEM(bytemode, sizeflag); else badOp(); break;
+    case O.XS: if (modMod === 3) opEX(bytemode, sizeflag); else badOp(); break;
+    case O.OP0f07: if (modMod !== 3 || modRm !== 0) badOp(); else opE(bytemode, sizeflag); break;
+    case O.NOP:
+      if (!(prefixes & P_DATA) && !(rex & REX_B)) obuf = 'nop';
+      else if (bytemode === B.none) opReg(B.eAX, sizeflag);
+      else opImreg(B.eAX, sizeflag);
+      break;
+    case O.Now3d: {
+      fetch(1);
+      const name = SUFFIX_3DNOW[buf[codep++]!];
+      if (name) obuf += name; else { opOut[0] = ''; opOut[1] = ''; badOp(true); }
+      break;
+    }
+    case O.CMP: {
+      const t = get8();
+      if (t < 8) obuf = obuf.slice(0, -2) + SIMD_CMP[t] + obuf.slice(-2);
+      else { recordImm(t); if (text) oappend('$' + hex(t)); }
+      break;
+    }
+    case O.Mwait:
+      if (text) { opOut[0] = '%eax'; opOut[1] = '%ecx'; if (bytemode === B.eBX) opOut[2] = '%ebx'; }
+      twoSourceOps = true;
+      codep++;
+      break;
+    case O.Monitor: {
+      let names = mode === 64 ? NAMES64 : NAMES32;
+      if (prefixes & P_ADDR) { allPrefixes[lastAddr] = 0; names = mode !== 32 ? NAMES32 : NAMES16; usedPrefixes |= P_ADDR; } else if (mode === 16) names = NAMES16;
+      if (text) { opOut[0] = names[0]!; opOut[1] = '%ecx'; opOut[2] = '%edx'; }
+      twoSourceOps = true;
+      codep++;
+      break;
+    }
+    case O.REP:
+      if (prefixes & P_REPZ) allPrefixes[lastRepz] = PFX_REP;
+      if (bytemode === B.eDI) opESreg(bytemode, sizeflag);
+      else if (bytemode === B.eSI) opDSreg(bytemode, sizeflag);
+      else opImreg(bytemode, sizeflag);
+      break;
+    case O.SEP: break; // the AMD64 reading (sysenter invalid in long mode) is not objdump's default
+    case O.BND: if (prefixes & P_REPNZ) allPrefixes[lastRepnz] = PFX_BND; break;
+    case O.NOTRACK:
+      if ((prefixes & P_DS) && (mode !== 64 || lastData < 0)) { activeSeg = 0; allPrefixes[lastSeg] = PFX_NOTRACK; }
+      break;
+    case O.HLE1:
+      if (modMod !== 3 && (prefixes & P_LOCK)) {
+        if (prefixes & P_REPZ) allPrefixes[lastRepz] = PFX_XRELEASE;
+        if (prefixes & P_REPNZ) allPrefixes[lastRepnz] = PFX_XACQUIRE;
+      }
+      opE(bytemode, sizeflag);
+      break;
+    case O.HLE2:
+      if (modMod !== 3) {
+        if (prefixes & P_REPZ) allPrefixes[lastRepz] = PFX_XRELEASE;
+        if (prefixes & P_REPNZ) allPrefixes[lastRepnz] = PFX_XACQUIRE;
+      }
+      opE(bytemode, sizeflag);
+      break;
+    case O.HLE3:
+      if (modMod !== 3 && lastRepz > lastRepnz && (prefixes & P_REPZ)) allPrefixes[lastRepz] = PFX_XRELEASE;
+      opE(bytemode, sizeflag);
+      break;
+    case O.CMPXCHG8B: {
+      let bm = bytemode;
+      usedRex(REX_W);
+      if (rex & REX_W) { obuf = obuf.slice(0, -2) + '16b'; bm = B.o; } else if (prefixes & P_LOCK) {
+        if (prefixes & P_REPZ) allPrefixes[lastRepz] = PFX_XRELEASE;
+        if (prefixes & P_REPNZ) allPrefixes[lastRepnz] = PFX_XACQUIRE;
+      }
+      if (modMod === 3) badOp(); else opE(bm, sizeflag);
+      break;
+    }
+    case O.FXSAVE:
+      usedRex(REX_W);
+      if (rex & REX_W) obuf += '64';
+      if (modMod === 3) badOp(); else opE(bytemode, sizeflag);
+      break;
+    case O.MOVSXD:
+      usedRex(REX_W);
+      obuf += rex & REX_W ? 'lq' : 'xd';
+      opE(bytemode, sizeflag);
+      break;
+    case O.XMM0: if (text) oappend('%xmm0'); break;
+    case O.PCLMUL: {
+      const t = get8();
+      const names: Record<number, string> = { 0x00: 'lqlq', 0x01: 'hqlq', 0x10: 'lqhq', 0x11: 'hqhq' };
+      const n = names[t];
+      if (n) obuf = obuf.slice(0, -3) + n + obuf.slice(-3); else { recordImm(t); if (text) oappend('$' + hex(t)); }
+      break;
+    }
+    case O.ST: if (text) oappend('%st'); break;
+    case O.STi: if (text) oappend(`%st(${modRm})`); break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// VEX / EVEX / XOP: lengths and classes. The map decides the immediate; mnemonics are not decoded.
+const VEX_MAP1_IMM8 = new Set([0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]);
+let vexMap = 0; // 1..3 (VEX/EVEX maps 0F, 0F38, 0F3A; EVEX 5, 6), 8..10 (XOP)
+
+function decodeVexLike(kind: Sp, sizeflag: number): boolean {
+  // Returns false when the encoding is (bad) before the opcode; the caller then ends the instruction.
+  if (kind === Sp.Xop) {
+    fetch(3);
+    rex = ~(buf[codep]! >> 5) & 7;
+    const map = buf[codep]! & 0x1f;
+    if (map < 8 || map > 10) return false;
+    vexMap = map;
+    codep++;
+    vexW = buf[codep]! & 0x80;
+    if (vexW && mode === 64) rex |= REX_W;
+    vexRegSpec = ~(buf[codep]! >> 3) & 0xf;
+    if (mode !== 64) rex &= ~REX_B;
+    vexLength = buf[codep]! & 4 ? 256 : 128;
+    vexPrefix = [0, 0x66, 0xf3, 0xf2][buf[codep]! & 3]!;
+    needVex = true;
+    codep++;
+    opcodeByte = buf[codep++]!;
+    endCodep = codep;
+    fetch(1);
+    readModrm();
+    opcodeMapId = 'xop';
+    curGroup = 'avx';
+    if (vexPrefix) return false;
+    return true;
+  }
+  if (kind === Sp.VexC4) {
+    fetch(3);
+    rex = ~(buf[codep]! >> 5) & 7;
+    const map = buf[codep]! & 0x1f;
+    if (map < 1 || map > 3) return false;
+    vexMap = map;
+    codep++;
+    vexW = buf[codep]! & 0x80;
+    if (mode === 64) { if (vexW) rex |= REX_W; } else rex = 0;
+    vexRegSpec = ~(buf[codep]! >> 3) & 0xf;
+    vexLength = buf[codep]! & 4 ? 256 : 128;
+    vexPrefix = [0, 0x66, 0xf3, 0xf2][buf[codep]! & 3]!;
+    needVex = true;
+    codep++;
+    opcodeByte = buf[codep++]!;
+    endCodep = codep;
+    if (vexMap !== 1 || opcodeByte !== 0x77) { fetch(1); readModrm(); needModrm = true; } else needModrm = false;
+    opcodeMapId = 'vex';
+    curGroup = 'avx';
+    return true;
+  }
+  if (kind === Sp.VexC5) {
+    fetch(2);
+    rex = buf[codep]! & 0x80 ? 0 : REX_R;
+    vexRegSpec = ~(buf[codep]! >> 3) & 0xf;
+    vexLength = buf[codep]! & 4 ? 256 : 128;
+    vexPrefix = [0, 0x66, 0xf3, 0xf2][buf[codep]! & 3]!;
+    vexMap = 1;
+    needVex = true;
+    codep++;
+    opcodeByte = buf[codep++]!;
+    endCodep = codep;
+    if (opcodeByte !== 0x77) { fetch(1); readModrm(); needModrm = true; } else needModrm = false;
+    opcodeMapId = 'vex';
+    curGroup = 'avx';
+    return true;
+  }
+  // EVEX
+  twoSourceOps = false;
+  evex = true;
+  fetch(4);
+  rex = ~(buf[codep]! >> 5) & 7;
+  vexR = (buf[codep]! & 0x10) !== 0;
+  const map = buf[codep]! & 0xf;
+  if (map !== 1 && map !== 2 && map !== 3 && map !== 5 && map !== 6) return false;
+  vexMap = map;
+  codep++;
+  vexW = buf[codep]! & 0x80;
+  if (vexW && mode === 64) rex |= REX_W;
+  vexRegSpec = ~(buf[codep]! >> 3) & 0xf;
+  if (!(buf[codep]! & 4)) return false;
+  vexPrefix = [0, 0x66, 0xf3, 0xf2][buf[codep]! & 3]!;
+  codep++;
+  vexLL = (buf[codep]! >> 5) & 3;
+  vexB = (buf[codep]! & 0x10) !== 0;
+  vexV = (buf[codep]! & 8) !== 0;
+  vexMask = buf[codep]! & 7;
+  vexZero = (buf[codep]! & 0x80) !== 0;
+  if (mode !== 64) { rex &= ~REX_B; vexR = true; }
+  needVex = true;
+  codep++;
+  opcodeByte = buf[codep++]!;
+  endCodep = codep;
+  fetch(1);
+  readModrm();
+  opcodeMapId = 'evex';
+  curGroup = 'avx512';
+  if (modMod === 3 && vexB) vexLength = 512;
+  else if (vexLL === 3) return false;
+  else vexLength = 128 << vexLL;
+  void sizeflag;
+  return true;
+}
+
+function vexOperands(sizeflag: number): void {
+  if (needModrm) {
+    if (modMod === 3) codep++;
+    else {
+      // a memory operand: SIB and displacement exactly as for general-purpose instructions
+      const t = text; text = false;
+      opE(B.x, sizeflag);
+      text = t;
+    }
+  }
+  let imm = 0;
+  if (vexMap === 3 || vexMap === 8) imm = 1;
+  else if (vexMap === 1 && VEX_MAP1_IMM8.has(opcodeByte)) imm = 1;
+  else if (vexMap === 10) imm = 4;
+  if (imm === 1) recordImm(get8()); else if (imm === 4) recordImm(get32());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The decoder proper.
+let resultValid = true;
+let resultLength = 0;
+let resultMnemonic = '';
+let resultOperands = '';
+
+function reset(): void {
+  prefixes = 0; usedPrefixes = 0; rex = 0; rexUsed = 0; activeSeg = 0;
+  lastLock = lastRepz = lastRepnz = lastData = lastAddr = lastRex = lastSeg = fwaitPrefix = -1;
+  allPrefixes.fill(0);
+  needModrm = false; modMod = 0; modReg = 0; modRm = 0; modrmPos = -1;
+  hasSib = false; sibPos = -1;
+  needVex = false; evex = false; vexW = 0; vexLength = 128; vexPrefix = 0; vexRegSpec = 0; vexLL = 0; vexB = false; vexV = false; vexR = false; vexMask = 0; vexZero = false; vexMap = 0;
+  twoSourceOps = false;
+  obuf = '';
+  opOut[0] = opOut[1] = opOut[2] = opOut[3] = opOut[4] = '';
+  opTarget = -1; ripDisp = null; branchTarget = 0;
+  curEntry = BAD; opcodeMapId = 'primary'; opcodeByte = 0;
+  dispValue = 0; imm1 = 0; imm2 = 0; immCount = 0;
+  curGroup = 'general';
+  resultValid = true;
+  sawBad = false;
+  truncatedFlag = false;
+}
+
+function printedPrefixes(sizeflag: number, upTo = 16): string {
+  let s = '';
+  for (let i = 0; i < upTo && i < 16; i++) if (allPrefixes[i]) s += prefixName(allPrefixes[i]!, sizeflag) + ' ';
+  return s;
+}
+
+/** Decodes one instruction into the module state; returns its length. */
+function run(bytes: Uint8Array, offset: number, end: number, m: CpuMode, address: number, wantText: boolean): number {
+  buf = bytes; start = offset; limit = end; codep = offset; mode = m; text = wantText; pc = address;
+  reset();
+  const origSizeflag = m === 16 ? 0 : AFLAG | DFLAG;
+  try {
+    return runInner(origSizeflag);
+  } catch (e) {
+    if (e !== TRUNCATED) throw e;
+    resultValid = false;
+    truncatedFlag = true;
+    curGroup = 'other';
+    if (codep > start || start < limit) {
+      let name = '';
+      if (prefixes || fwaitPrefix >= 0 || (rex & REX_OPCODE)) name = prefixName(buf[start]!, origSizeflag);
+      resultMnemonic = name || '.byte';
+      resultOperands = name ? '' : hex(buf[start]!);
+      return 1;
+    }
+    return -1;
+  }
+}
+
+function runInner(origSizeflag: number): number {
+  let sizeflag = origSizeflag;
+  if (!ckprefix() || rexUsed) {
+    let i = 0;
+    const names: string[] = [];
+    while (i < 16 && allPrefixes[i]) { names.push(prefixName(allPrefixes[i]!, sizeflag)); i++; }
+    resultMnemonic = names.join(' ');
+    resultOperands = '';
+    curGroup = 'other';
+    return i;
+  }
+  insnCodep = codep;
+  fetch(1);
+  twoSourceOps = buf[codep] === 0x62 || buf[codep] === 0xc8;
+  if ((prefixes & P_FWAIT) && (buf[codep]! < 0xd8 || buf[codep]! > 0xdf)) {
+    let i = 0;
+    let s = '';
+    for (; i < fwaitPrefix && allPrefixes[i]; i++) s += prefixName(allPrefixes[i]!, sizeflag) + ' ';
+    resultMnemonic = s + 'fwait';
+    resultOperands = '';
+    curGroup = 'x87';
+    return i + 1;
+  }
+  let node: Node | null;
+  if (buf[codep] === 0x0f) {
+    codep++;
+    fetch(1);
+    opcodeByte = buf[codep]!;
+    node = T2[opcodeByte]!;
+    needModrm = TWO_BYTE_HAS_MODRM[opcodeByte] === 1;
+    opcodeMapId = '0f';
+    codep++;
+  } else {
+    opcodeByte = buf[codep]!;
+    node = T1[opcodeByte]!;
+    needModrm = ONE_BYTE_HAS_MODRM[opcodeByte] === 1;
+    codep++;
+  }
+  if (prefixes & P_ADDR) sizeflag ^= AFLAG;
+  if (prefixes & P_DATA) sizeflag ^= DFLAG;
+  endCodep = codep;
+  if (needModrm) readModrm();
+
+  let entry: Insn;
+  let floatop = -1;
+  let simd = false;
+  for (;;) {
+    const r = resolve(node);
+    if (r.k === K.Insn) { entry = r; break; }
+    // special tables
+    if (r.s === Sp.Float) { floatop = opcodeByte; entry = BAD; break; }
+    if (r.s === Sp.T38 || r.s === Sp.T3A) {
+      fetch(2);
+      opcodeByte = buf[codep++]!;
+      opcodeMapId = r.s === Sp.T38 ? '0f38' : '0f3a';
+      node = (r.s === Sp.T38 ? T38 : T3A)[opcodeByte]!;
+      endCodep = codep;
+      readModrm();
+      continue;
+    }
+    if (r.s === Sp.Now3d) {
+      opcodeMapId = '3dnow';
+      entry = { k: K.Insn, tmpl: '', ops: [(O.MMX << 8), (O.EM << 8) | B.v, (O.Now3d << 8)], req: 0, sens: null, group: 'mmx', mmxLike: false };
+      break;
+    }
+    if (!decodeVexLike(r.s, sizeflag)) { entry = BAD; break; }
+    simd = true;
+    entry = BAD;
+    break;
+  }
+  curEntry = entry;
+
+  if (floatop >= 0) {
+    curGroup = 'x87';
+    hasSibCheck(sizeflag);
+    doFloat(floatop, sizeflag);
+  } else if (simd) {
+    hasSibCheck(sizeflag);
+    vexOperands(sizeflag);
+    obuf = '';
+  } else {
+    curGroup = entry.group;
+    if (entry.mmxLike && (prefixes & P_DATA)) curGroup = 'sse';
+    putop(entry.tmpl, sizeflag);
+    hasSibCheck(sizeflag);
+    const ops = entry.ops;
+    for (let i = 0; i < ops.length; i++) {
+      opIndex = i;
+      operand(ops[i]!, sizeflag);
+    }
+  }
+
+  // Checks objdump makes after the operands: they end the instruction at the opcode.
+  if (simd && evex && vexZero && vexMask === 0) return badEnd();
+  if (!simd && floatop < 0) {
+    switch (entry.req) {
+      case REQ_DATA: case REQ_OPCODE:
+        if (entry.req === REQ_DATA) {
+          if (!(prefixes & P_DATA)) return badEnd();
+          usedPrefixes |= P_DATA;
+        }
+        if (((prefixes & (P_REPZ | P_REPNZ)) !== 0 && (usedPrefixes & (P_REPZ | P_REPNZ)) === 0)
+          || ((prefixes & (P_REPZ | P_REPNZ | P_DATA)) === P_DATA && (usedPrefixes & P_DATA) === 0)) return badEnd();
+        break;
+      case REQ_IGNORED:
+        usedPrefixes &= ~(P_REPZ | P_REPNZ | P_DATA);
+        if (lastData >= 0) allPrefixes[lastData] = 0x66;
+        if (lastRepz >= 0) allPrefixes[lastRepz] = 0xf3;
+        if (lastRepnz >= 0) allPrefixes[lastRepnz] = 0xf2;
+        break;
+    }
+  }
+  if ((rex ^ rexUsed) === 0 && !needVex && lastRex >= 0) allPrefixes[lastRex] = 0;
+  if ((prefixes & (P_CS | P_SS | P_DS | P_ES | P_FS | P_GS)) !== 0 && (usedPrefixes & activeSeg) !== 0) allPrefixes[lastSeg] = 0;
+  if ((prefixes & P_ADDR) !== 0 && (usedPrefixes & P_ADDR) !== 0) allPrefixes[lastAddr] = 0;
+  if ((prefixes & P_DATA) !== 0 && (usedPrefixes & P_DATA) !== 0 && !needVex) allPrefixes[lastData] = 0;
+
+  const pfx = text ? printedPrefixes(origSizeflag) : '';
+  if (codep - start > 15) {
+    resultValid = false;
+    resultMnemonic = pfx + '(bad)';
+    resultOperands = '';
+    curGroup = 'other';
+    return 15;
+  }
+  if (sawBad || obuf === '(bad)' || obuf.endsWith('(bad)')) { resultValid = false; curGroup = 'other'; }
+  if (text) {
+    resultMnemonic = (pfx + obuf).trimEnd();
+    if (simd && resultMnemonic === '') resultMnemonic = '';
+    let ops: string[];
+    if (twoSourceOps) ops = opOut.slice();
+    else ops = [opOut[4]!, opOut[3]!, opOut[2]!, opOut[1]!, opOut[0]!];
+    resultOperands = ops.filter((s) => s !== '').join(',');
+  }
+  return codep - start;
+}
+
+function badEnd(): number {
+  resultValid = false;
+  resultMnemonic = '(bad)';
+  resultOperands = '';
+  curGroup = 'other';
+  return endCodep - start;
+}
+
+function hasSibCheck(sizeflag: number): void {
+  if (needModrm && ((sizeflag & AFLAG) || mode === 64) && modMod !== 3 && modRm === 4) {
+    fetch(2);
+    const s = buf[codep + 1]!;
+    sibPos = codep + 1;
+    sibIndex = (s >> 3) & 7; sibScale = s >> 6; sibBase = s & 7;
+    hasSib = true;
+  } else hasSib = false;
+}
+
+function doFloat(floatop: number, sizeflag: number): void {
+  if (modMod !== 3) {
+    const idx = (floatop - 0xd8) * 8 + modReg;
+    const e = FLOAT_MEM_NODES[idx]!;
+    curEntry = e;
+    putop(e.tmpl, sizeflag);
+    if (e.tmpl === '(bad)') curGroup = 'other';
+    opIndex = 0;
+    opE(e.ops[0]! & 0xff, sizeflag);
+    return;
+  }
+  codep++;
+  const dp = FLOAT_REG_NODES[floatop - 0xd8]![modReg]!;
+  if (Array.isArray(dp)) {
+    const e = dp[modRm]!;
+    curEntry = e;
+    putop(e.tmpl, sizeflag);
+    if (floatop === 0xdf && buf[codep - 1] === 0xe0) opOut[0] = '%ax';
+  } else {
+    curEntry = dp;
+    putop(dp.tmpl, sizeflag);
+    for (let i = 0; i < dp.ops.length; i++) { opIndex = i; operand(dp.ops[i]!, sizeflag); }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API.
+
+/** The length of the instruction at `offset`, or -1 if the bytes end before it does. */
+export function instructionLength(bytes: Uint8Array, offset: number, mode: CpuMode): number {
+  if (offset >= bytes.length) return -1;
+  const n = run(bytes, offset, bytes.length, mode, offset, false);
+  return truncatedFlag ? -1 : n;
+}
+let truncatedFlag = false;
+
+/**
+ * Decodes one instruction. `address` (default: offset) is the address of the instruction, used for
+ * branch targets. At the end of the bytes an incomplete instruction decodes as objdump shows it: a
+ * one-byte `.byte 0x..` (or a lone prefix), with valid = false.
+ */
+export function decode(bytes: Uint8Array, offset: number, mode: CpuMode, address: number = offset): DecodedInstruction {
+  const length = run(bytes, offset, bytes.length, mode, address, true);
+  return snapshot(length, address);
+}
+
+function snapshot(length: number, address: number): DecodedInstruction {
+  const sens = resultValid && curEntry !== BAD ? curEntry.sens : null;
+  const segByPrefix: Record<number, DecodedInstruction['prefixes']['segment']> = { [P_ES]: 'es', [P_CS]: 'cs', [P_SS]: 'ss', [P_DS]: 'ds', [P_FS]: 'fs', [P_GS]: 'gs' };
+  const seg = prefixes & (P_CS | P_SS | P_DS | P_ES | P_FS | P_GS);
+  const lastSegByte = lastSeg >= 0 ? buf[start + lastSeg] : 0;
+  const segName = seg ? ({ 0x26: 'es', 0x2e: 'cs', 0x36: 'ss', 0x3e: 'ds', 0x64: 'fs', 0x65: 'gs' } as const)[lastSegByte as 0x26] ?? segByPrefix[seg] ?? null : null;
+  let operandSize: 16 | 32 | 64 = mode === 16 ? 16 : 32;
+  if (prefixes & P_DATA) operandSize = operandSize === 16 ? 32 : 16;
+  if (rex & REX_W) operandSize = 64;
+  let addressSize: 16 | 32 | 64 = mode === 64 ? 64 : mode === 16 ? 16 : 32;
+  if (prefixes & P_ADDR) addressSize = mode === 64 ? 32 : mode === 16 ? 32 : 16;
+  let target: number | null = null;
+  if (opTarget >= 0) target = branchTarget;
+  else if (ripDisp !== null) target = address + length + ripDisp;
+  return {
+    address,
+    length,
+    valid: resultValid,
+    mnemonic: resultMnemonic,
+    operandText: resultOperands,
+    group: curGroup,
+    sensitive: sens,
+    prefixes: {
+      lock: (prefixes & P_LOCK) !== 0,
+      rep: prefixes & (P_REPZ | P_REPNZ) ? (lastRepz > lastRepnz ? 'rep' : 'repne') : null,
+      segment: segName,
+      operandSizeOverride: (prefixes & P_DATA) !== 0,
+      addressSizeOverride: (prefixes & P_ADDR) !== 0,
+      rex: needVex ? 0 : rex,
+    },
+    opcodeMap: opcodeMapId,
+    opcode: opcodeByte,
+    modrm: modrmPos >= 0 && modrmPos < start + length ? buf[modrmPos]! : null,
+    sib: hasSib && sibPos < start + length ? buf[sibPos]! : null,
+    displacement: dispValue,
+    immediate: imm1,
+    immediate2: imm2,
+    operandSize,
+    addressSize,
+    target,
+  };
+}
+
+/** "mnemonic operands", with objdump's spacing (mnemonic padded to 6 columns when operands follow). */
+export function formatInstruction(insn: DecodedInstruction): string {
+  if (insn.operandText === '') return insn.mnemonic;
+  return insn.mnemonic.padEnd(6, ' ') + ' ' + insn.operandText;
+}
+
+/**
+ * Walks [start, end) instruction by instruction (fast path: no text). Calls `visit` with the offset,
+ * length and sensitive class (or null) of each instruction. Returns the number of instructions.
+ */
+export function scanInstructions(
+  bytes: Uint8Array, begin: number, end: number, mode: CpuMode,
+  visit?: (offset: number, length: number, sensitive: SensitiveClass | null) => void,
+): number {
+  let off = begin;
+  let count = 0;
+  while (off < end) {
+    let n = run(bytes, off, end, mode, off, false);
+    if (n <= 0) n = 1;
+    if (visit) visit(off, n, resultValid && curEntry !== BAD ? curEntry.sens : null);
+    off += n;
+    count++;
+  }
+  return count;
+}
+
+/** The sensitive class of the instruction at `offset` (fast path), or null. */
+export function sensitiveClassAt(bytes: Uint8Array, offset: number, mode: CpuMode): SensitiveClass | null {
+  run(bytes, offset, bytes.length, mode, offset, false);
+  return resultValid && curEntry !== BAD ? curEntry.sens : null;
+}
+void byteAt;
