@@ -1,3 +1,4 @@
 export * from './catalogue.js';
 export * from './att.js';
+export * from './builtins.js';
 export * from './decoder.js';
