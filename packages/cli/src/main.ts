@@ -2,8 +2,15 @@
 // ./commands/<name>.ts and exports a yargs CommandModule.
 import yargs, { type CommandModule } from 'yargs';
 import { CliError, EXIT_USAGE } from './errors.js';
+import { rewriteCommand } from './commands/rewrite.js';
+import { asCommand } from './commands/as.js';
+import { ccCommand } from './commands/cc.js';
 
-const COMMANDS: CommandModule<any, any>[] = [];
+const COMMANDS: CommandModule<any, any>[] = [
+  rewriteCommand,
+  asCommand,
+  ccCommand,
+];
 
 /** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */
 export function reportError(err: unknown): void {

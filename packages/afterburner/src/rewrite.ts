@@ -1,0 +1,297 @@
+// The afterburner proper: a pure function from GNU as (AT&T) text to GNU as text in which every
+// sensitive instruction (as the `isa` catalogue classifies it) has become a site: a start label, the
+// instruction, NOP padding up to the class's site size computed by the assembler from labels, and a
+// record in section `.afterburn` (format v1, see packages/linker). Everything added goes on the line
+// of the instruction it belongs to, so line numbers (and the assembler's diagnostics) stay those of
+// the input.
+import {
+  ATT_PREFIXES, SENSITIVE_CLASSES, classifyAtt, mayBeSensitiveAtt, splitAttOperands, splitAttStatement,
+  type SensitiveClass,
+} from '@previrt/isa';
+import { lexLine, type Statement } from './lexer.js';
+
+export type ElfClass = 32 | 64;
+export type CodeMode = 16 | 32 | 64;
+
+export interface RewriteOptions {
+  /** Record layout: ELF32 (`.long` addresses, 8-byte records) or ELF64 (`.quad`, 16 bytes). Default: 64 when the input says `.code64`, else 32. */
+  elfClass?: ElfClass;
+  /** Code mode at the top of the input. Default: 64 for ELF64, else 32. */
+  mode?: CodeMode;
+  /** Name used in diagnostics. */
+  fileName?: string;
+  /** Distinguishes the labels of inputs that are assembled together (`as a.s b.s`). */
+  labelTag?: string;
+}
+
+export interface Site {
+  /** 1-based line and column of the instruction in the input. */
+  line: number;
+  column: number;
+  kind: number;
+  className: string;
+  /** The instruction statement as written (prefixes included). */
+  text: string;
+  mode: CodeMode;
+  /** Inside a `.macro`, `.rept`, `.irp` or `.irpc` body: one record per expansion. */
+  repeated: boolean;
+}
+
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: 'error' | 'warning' | 'note';
+  message: string;
+  rule: string;
+}
+
+export interface RewriteResult {
+  text: string;
+  sites: Site[];
+  diagnostics: Diagnostic[];
+}
+
+const SITE_SIZE = new Map<number, number>(SENSITIVE_CLASSES.map((c) => [c.id, c.siteSize]));
+
+const LABEL = /(?:[A-Za-z_.$][\w.$]*|\d+)[ \t]*:(?![:=])/y;
+const DIRECTIVE = /\.[A-Za-z_][\w.]*/y;
+const WORD = /[A-Za-z_][\w.]*/y;
+const NUMERIC_LABEL_DEF = /(?:^|[;\s])(\d+)[ \t]*:(?![:=])/g;
+const OFF_MARKER = /^\s*previrt:(off|on)\b/;
+
+/** The exclusion markers of the contract (`.set .Lprevirt_off, 1/0`), as the directive's operands. */
+function offMarkerValue(operands: string): boolean | null {
+  const m = /^\s*\.Lprevirt_off\s*,\s*(\S+)\s*$/.exec(operands);
+  if (!m) return null;
+  return m[1] !== '0';
+}
+
+interface Body {
+  kind: 'macro' | 'repeat';
+  /** Code mode where the body was written. */
+  mode: CodeMode;
+}
+
+/** Chooses label names that cannot collide with the program's own. */
+class LabelScheme {
+  readonly prefix: string;
+  private nextNumeric: number;
+  private nextNamed = 0;
+
+  constructor(source: string, tag: string) {
+    let prefix = `.Lafterburn${tag}_`;
+    for (let k = 0; source.includes(prefix); k++) prefix = `.Lafterburn${tag}x${k}_`;
+    this.prefix = prefix;
+    let max = 0;
+    for (const m of source.matchAll(NUMERIC_LABEL_DEF)) {
+      const v = Number(m[1]);
+      if (v > max) max = v;
+    }
+    // Numeric labels are used only inside repeated bodies; start far above any the program uses.
+    this.nextNumeric = Math.max(970000000, max + 1);
+  }
+
+  named(): { start: string; insn: string; end: string; ref: (l: string) => string } {
+    const k = this.nextNamed++;
+    const base = `${this.prefix}${k}`;
+    return { start: `${base}s`, insn: `${base}i`, end: `${base}e`, ref: (l) => l };
+  }
+
+  numeric(): { start: string; insn: string; end: string; ref: (l: string) => string } {
+    const k = this.nextNumeric;
+    this.nextNumeric += 3;
+    return { start: String(k), insn: String(k + 1), end: String(k + 2), ref: (l) => `${l}b` };
+  }
+}
+
+/**
+ * Padding from the end of the instruction up to `size` bytes after `start`. The pad length is an
+ * assembler expression: `(size-len) & (len<size)` (GNU as comparisons give -1 for true), so an
+ * instruction longer than its site gets none. GNU as 2.40 emits 32-bit NOP forms for `.nops` in
+ * 16-bit code under `--64`, and a jump over long pads in 16-bit code under `--32`, so 16-bit code
+ * gets explicit 16-bit NOPs (lea 0(%si),%si in 4 and 3 bytes, mov %si,%si, nop).
+ */
+function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number): string {
+  const pad = `((${size}-${len})&(${len}<${size}))`;
+  switch (style) {
+    case 'nops':
+      return `.nops ${pad}`;
+    case 'fill90':
+      return `.skip ${pad},0x90`;
+    case 'nops16':
+      return `.fill ${pad}/4,4,0xb48d;.if ${pad}%4==3;.byte 0x8d,0x74,0;.elseif ${pad}%4==2;.byte 0x89,0xf6;` +
+        `.elseif ${pad}%4==1;.byte 0x90;.endif`;
+  }
+}
+
+function record(elfClass: ElfClass, start: string, len: string, siteLen: string, kind: number): string {
+  return elfClass === 64
+    ? `.pushsection .afterburn,"a";.balign 8;.quad ${start};.byte ${len},${siteLen};.short ${kind};.long 0;.popsection`
+    : `.pushsection .afterburn,"a";.balign 4;.long ${start};.byte ${len},${siteLen};.short ${kind};.popsection`;
+}
+
+/** Intel-syntax operands in AT&T form (reversed, registers with `%`), only to ask classifyAtt. */
+function intelOperandsAsAtt(operands: string[]): string[] {
+  return operands.map((o) => o.trim()).reverse().map((o) => (/^[a-z][a-z0-9]*$/i.test(o) ? `%${o}` : o));
+}
+
+export function rewrite(source: string, options: RewriteOptions = {}): RewriteResult {
+  const file = options.fileName ?? '<input>';
+  const elfClass: ElfClass = options.elfClass ?? (/\.code64\b/.test(source) ? 64 : 32);
+  let mode: CodeMode = options.mode ?? (elfClass === 64 ? 64 : 32);
+  const has16 = /\.code16/.test(source);
+  const labels = new LabelScheme(source, options.labelTag ?? '');
+  const sites: Site[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const bodies: Body[] = [];
+  let off = false;
+  let intel = false;
+  let ended = false;
+  let inBlockComment = false;
+  let changed = false;
+
+  const lines = source.split('\n');
+  for (let ln = 0; ln < lines.length && !ended; ln++) {
+    const line = lines[ln]!;
+    const lexed = lexLine(line, inBlockComment);
+    inBlockComment = lexed.inBlockComment;
+    for (const comment of lexed.comments) {
+      const m = OFF_MARKER.exec(comment);
+      if (m) off = m[1] === 'off';
+    }
+    // Insertions into this line: [offset, text], applied from the end.
+    let edits: [number, string][] | null = null;
+    // A bare prefix statement (`rep;` before `outsb`) whose code starts at this offset.
+    let pendingPrefixAt = -1;
+    for (const st of lexed.statements) {
+      const parsed = parseStatement(st);
+      if (parsed === null) { pendingPrefixAt = -1; continue; }
+      if (parsed.directive !== null) {
+        pendingPrefixAt = -1;
+        switch (parsed.directive) {
+          case '.macro': bodies.push({ kind: 'macro', mode }); break;
+          case '.rept': case '.irp': case '.irpc': bodies.push({ kind: 'repeat', mode }); break;
+          case '.endm': case '.endr': bodies.pop(); break;
+          case '.code16': case '.code16gcc': mode = 16; break;
+          case '.code32': mode = 32; break;
+          case '.code64': mode = 64; break;
+          case '.intel_syntax': intel = true; break;
+          case '.att_syntax': intel = false; break;
+          case '.end': if (bodies.length === 0) ended = true; break;
+          case '.set': case '.equ': {
+            const v = offMarkerValue(parsed.rest);
+            if (v !== null) off = v;
+            break;
+          }
+        }
+        continue;
+      }
+      const split = splitAttStatement(parsed.rest);
+      if (split === null) { pendingPrefixAt = -1; continue; }
+      if (split.rest.length === 0 && split.prefixes.length === 0 && ATT_PREFIXES.has(split.mnemonic.toLowerCase())) {
+        // `rep ;` / `lock ;`: the prefix belongs to the next statement's instruction.
+        if (pendingPrefixAt < 0) pendingPrefixAt = parsed.at;
+        continue;
+      }
+      const prefixAt = pendingPrefixAt;
+      pendingPrefixAt = -1;
+      if (!mayBeSensitiveAtt(split.mnemonic)) continue;
+      if (/^\s*=/.test(split.rest)) continue; // `name = expr`
+      let cls: SensitiveClass | null;
+      if (intel) {
+        cls = classifyAtt(split.mnemonic, intelOperandsAsAtt(splitAttOperands(split.rest)));
+        if (cls !== null && !off) {
+          diagnostics.push({
+            file, line: ln + 1, column: parsed.at + 1, severity: 'error', rule: 'intel-syntax',
+            message: `'${st.code.slice(parsed.at, st.codeEnd).trim()}' is a sensitive instruction (${cls.name}) in Intel syntax, ` +
+              `which the afterburner does not rewrite; write it in AT&T syntax or wrap it in previrt:off/previrt:on`,
+          });
+        }
+        continue;
+      }
+      cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
+      if (cls === null || off) continue;
+      const size = SITE_SIZE.get(cls.id)!;
+      const repeated = bodies.length > 0;
+      const names = repeated ? labels.numeric() : labels.named();
+      const s = names.ref(names.start);
+      const i = names.ref(names.insn);
+      const e = names.ref(names.end);
+      const len = `(${i}-${s})`;
+      const bodyMode = bodies.find((b) => b.kind === 'macro')?.mode;
+      // A macro may be expanded under another .code directive than where it was written: when the
+      // input mixes 16-bit code with macros, pad macro sites with one-byte NOPs, right in any mode.
+      const style = bodyMode !== undefined
+        ? (bodyMode === 16 ? 'nops16' : has16 ? 'fill90' : 'nops')
+        : (mode === 16 ? 'nops16' : 'nops');
+      const startAt = prefixAt >= 0 ? prefixAt : parsed.at;
+      edits ??= [];
+      edits.push([startAt, `${names.start}:`]);
+      edits.push([st.codeEnd,
+        `;${names.insn}:${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${e}-${s})`, cls.id)}`]);
+      sites.push({
+        line: ln + 1, column: startAt + 1, kind: cls.id, className: cls.name,
+        text: line.slice(startAt, st.codeEnd).trim(), mode: bodyMode ?? mode, repeated,
+      });
+    }
+    if (edits !== null) {
+      let out = line;
+      for (let k = edits.length - 1; k >= 0; k--) {
+        const [at, text] = edits[k]!;
+        out = out.slice(0, at) + text + out.slice(at);
+      }
+      lines[ln] = out;
+      changed = true;
+    }
+    if (lexed.unterminatedString) {
+      diagnostics.push({ file, line: ln + 1, column: line.indexOf('"') + 1, severity: 'warning', rule: 'syntax', message: 'missing closing quote' });
+    }
+  }
+  if (inBlockComment) {
+    diagnostics.push({ file, line: lines.length, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
+  }
+  return { text: changed ? lines.join('\n') : source, sites, diagnostics };
+}
+
+interface ParsedStatement {
+  /** Offset (in the line) of the code after the statement's labels. */
+  at: number;
+  /** Lower-case directive name, or null for an instruction (or macro call). */
+  directive: string | null;
+  /** The code after the labels (and after the directive name, for a directive). */
+  rest: string;
+}
+
+/** Skips blanks and labels; null for an empty statement. */
+function parseStatement(st: Statement): ParsedStatement | null {
+  const code = st.code;
+  let p = skipBlanks(code, 0);
+  for (;;) {
+    LABEL.lastIndex = p;
+    const m = LABEL.exec(code);
+    if (!m) break;
+    p = skipBlanks(code, p + m[0].length);
+  }
+  if (p >= code.length) return null;
+  const at = st.start + p;
+  const c = code.charCodeAt(p);
+  if (c === 46 /* . */) {
+    DIRECTIVE.lastIndex = p;
+    const d = DIRECTIVE.exec(code);
+    if (d) return { at, directive: d[0].toLowerCase(), rest: code.slice(p + d[0].length) };
+    return null;
+  }
+  WORD.lastIndex = p;
+  if (!WORD.test(code)) return null;
+  return { at, directive: null, rest: code.slice(p, st.codeEnd - st.start) };
+}
+
+function skipBlanks(s: string, p: number): number {
+  while (p < s.length) {
+    const c = s.charCodeAt(p);
+    if (c !== 32 && c !== 9 && c !== 13 && c !== 12 && c !== 11) break;
+    p++;
+  }
+  return p;
+}

@@ -1,0 +1,14 @@
+// Entry point of the as server: `node server-main.js <socket> [idle-seconds]`. Started by the native
+// client (detached, under a lock) when no server answers on the socket.
+import { startServer } from './server.js';
+
+const socketPath = process.argv[2];
+if (!socketPath) {
+  process.stderr.write('usage: server-main.js <socket> [idle-seconds]\n');
+  process.exit(2);
+}
+const idleSeconds = Number(process.argv[3] ?? process.env.PREVIRT_SERVER_IDLE ?? 120);
+startServer({ socketPath, idleMs: Math.max(1, idleSeconds) * 1000 }).catch((err: unknown) => {
+  process.stderr.write(`previrt as server: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
