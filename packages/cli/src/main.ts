@@ -5,11 +5,15 @@ import { CliError, EXIT_USAGE } from './errors.js';
 import { rewriteCommand } from './commands/rewrite.js';
 import { asCommand } from './commands/as.js';
 import { ccCommand } from './commands/cc.js';
+import { headerCommand } from './commands/header.js';
+import { ldscriptCommand } from './commands/ldscript.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
   rewriteCommand,
   asCommand,
   ccCommand,
+  headerCommand,
+  ldscriptCommand,
 ];
 
 /** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */
