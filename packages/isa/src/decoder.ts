@@ -56,7 +56,7 @@ type Node = Insn | Sw | Special | PfxNone;
 const enum O {
   None, E, G, I, I64, sI, J, REG, IMREG, SEG, DIR, OFF64, ESreg, DSreg, C, D, T, M, IndirE, Skip,
   MMX, XMM, EM, EMC, MXC, EX, MS, XS, OP0f07, NOP, Now3d, CMP, Mwait, Monitor, REP, SEP, BND, NOTRACK,
-  HLE1, HLE2, HLE3, CMPXCHG8B, FXSAVE, MOVSXD, XMM0, PCLMUL, ST, STi,
+  HLE1, HLE2, HLE3, CMPXCHG8B, FXSAVE, MOVSXD, XMM0, PCLMUL, ST, STi, PREFETCHI,
 }
 const enum B {
   none, b, b_swap, v, v_swap, w, d, q, dq, db, dw, m, va, stack_v, indir_v, f, a, x, x_swap, o, movsxd,
@@ -74,7 +74,7 @@ const OPERANDS: Record<string, [O, B]> = {
   Evh2: [O.HLE2, B.v], Ebh3: [O.HLE3, B.b], Evh3: [O.HLE3, B.v], indirEv: [O.IndirE, B.indir_v],
   indirEp: [O.IndirE, B.f], stackEv: [O.E, B.stack_v],
   M: [O.M, B.none], Ma: [O.M, B.a], Mb: [O.M, B.b], Md: [O.M, B.d], Mp: [O.M, B.f], Mq: [O.M, B.q], Mv: [O.M, B.v],
-  Mw: [O.M, B.w], Mx: [O.M, B.x], Mv_bnd: [O.M, B.v_bndmk],
+  Mw: [O.M, B.w], Mx: [O.M, B.x], Mv_bnd: [O.M, B.v_bndmk], Mdq: [O.M, B.dq], Mo: [O.M, B.o], PREFETCHI: [O.PREFETCHI, B.b],
   Gb: [O.G, B.b], Gv: [O.G, B.v], Gd: [O.G, B.d], Gdq: [O.G, B.dq], Gm: [O.G, B.m], Gw: [O.G, B.w], Gva: [O.G, B.va],
   Gbnd: [O.G, B.bnd],
   Ib: [O.I, B.b], Iw: [O.I, B.w], Iv: [O.I, B.v], Id: [O.I, B.d], I1: [O.I, B.const1], sIb: [O.sI, B.b],
@@ -957,6 +957,17 @@ function operand(op: number, sizeflag: number): void {
       const names: Record<number, string> = { 0x00: 'lqlq', 0x01: 'hqlq', 0x10: 'lqhq', 0x11: 'hqhq' };
       const n = names[t];
       if (n) obuf = obuf.slice(0, -3) + n + obuf.slice(-3); else { recordImm(t); if (text) oappend('$' + hex(t)); }
+      break;
+    }
+    case O.PREFETCHI: {
+      let bm = bytemode;
+      if (modMod !== 0 || modRm !== 5) {
+        usedRex(REX_W);
+        if (rex & REX_W) obuf = 'nopq';
+        else { obuf = sizeflag & DFLAG ? 'nopl' : 'nopw'; usedPrefixes |= prefixes & P_DATA; }
+        bm = B.v;
+      }
+      if (modMod === 3) badOp(); else opE(bm, sizeflag);
       break;
     }
     case O.ST: if (text) oappend('%st'); break;

@@ -2,3 +2,4 @@ export * from './catalogue.js';
 export * from './att.js';
 export * from './builtins.js';
 export * from './decoder.js';
+export * from './encode.js';

@@ -81,8 +81,8 @@ Object.assign(ONE_BYTE, {
   0xc2: M64('retP Iw,BND', 'ret@ Iw,BND'), 0xc3: M64('retP BND', 'ret@ BND'),
   0xc4: M64(MOD('lesS Gv,Mp#s=load-far-pointer', { special: 'vexc4' }), { special: 'vexc4' }),
   0xc5: M64(MOD('ldsS Gv,Mp#s=load-far-pointer', { special: 'vexc5' }), { special: 'vexc5' }),
-  0xc6: R(['movA Ebh3,Ib', null, null, null, null, null, null, MOD(null, RM(['xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib', 'xabort Skip,Ib']))]),
-  0xc7: R(['movQ Evh3,Iv', null, null, null, null, null, null, MOD(null, RM(new Array(8).fill('xbeginT Skip,Jdqw')))]),
+  0xc6: R(['movA Ebh3,Ib', null, null, null, null, null, null, MOD(null, RM(['xabort Skip,Ib', null, null, null, null, null, null, null]))]),
+  0xc7: R(['movQ Evh3,Iv', null, null, null, null, null, null, MOD(null, RM(['xbeginT Skip,Jdqw', null, null, null, null, null, null, null]))]),
   0xc8: 'enterP Iw,Ib', 0xc9: 'leaveP', 0xca: '{l|}ret{|f}%LP Iw#s=lret', 0xcb: '{l|}ret{|f}%LP#s=lret',
   0xcc: 'int3#s=int3', 0xcd: 'int Ib#s=int', 0xce: M64('into#s=into'), 0xcf: 'iret%LP#s=iret',
   0xd0: shiftGroup('Eb', 'A', 'I1'), 0xd1: shiftGroup('Ev', 'Q', 'I1'),
@@ -152,7 +152,7 @@ Object.assign(TWO_BYTE, {
   0x0d: R(['prefetch Mb', 'prefetchw Mb', 'prefetchwt1 Mb', 'prefetch Mb', 'prefetch Mb', 'prefetch Mb', 'prefetch Mb', 'prefetch Mb']),
   0x0e: 'femms#g=mmx', 0x0f: { special: '3dnow' },
   0x18: R([MOD('prefetchnta Mb', nopEv), MOD('prefetcht0 Mb', nopEv), MOD('prefetcht1 Mb', nopEv), MOD('prefetcht2 Mb', nopEv),
-    nopEv, nopEv, MOD(M64(nopEv, PFX(nopEv, nopEv, nopEv, nopEv)), nopEv), MOD(M64(nopEv, PFX(nopEv, nopEv, nopEv, nopEv)), nopEv)]),
+    nopEv, nopEv, MOD(M64(nopEv, PFX('prefetchit1 PREFETCHI', nopEv, nopEv, nopEv)), nopEv), MOD(M64(nopEv, PFX('prefetchit0 PREFETCHI', nopEv, nopEv, nopEv)), nopEv)]),
   0x19: nopEv,
   0x1a: PFX(MOD('bndldx Gbnd,Mv_bnd', nopEv), 'bndcl Gbnd,Ev_bnd', 'bndmov Gbnd,EbndS', 'bndcu Gbnd,Ev_bnd'),
   0x1b: PFX(MOD('bndstx Mv_bnd,Gbnd', nopEv), MOD('bndmk Gbnd,Mv_bnd', 'nopQ Ev#ign'), 'bndmov EbndS,Gbnd', 'bndcn Gbnd,Ev_bnd'),
@@ -288,19 +288,26 @@ const SSE4_38: Record<number, string> = {
   0x37: 'pcmpgtq XM,EXx', 0x38: 'pminsb XM,EXx', 0x39: 'pminsd XM,EXx', 0x3a: 'pminuw XM,EXx', 0x3b: 'pminud XM,EXx',
   0x3c: 'pmaxsb XM,EXx', 0x3d: 'pmaxsd XM,EXx', 0x3e: 'pmaxuw XM,EXx', 0x3f: 'pmaxud XM,EXx', 0x40: 'pmulld XM,EXx', 0x41: 'phminposuw XM,EXx',
   0x80: 'invept Gm,M', 0x81: 'invvpid Gm,M', 0x82: 'invpcid Gm,M',
-  0xcf: 'gf2p8mulb XM,EXxmm', 0xdb: 'aesimc XM,EXx', 0xdc: 'aesenc XM,EXx', 0xdd: 'aesenclast XM,EXx', 0xde: 'aesdec XM,EXx', 0xdf: 'aesdeclast XM,EXx',
+  0xcf: 'gf2p8mulb XM,EXxmm', 0xdb: 'aesimc XM,EXx',
 };
-for (const [op, t] of Object.entries(SSE4_38)) THREE_BYTE_38[Number(op)] = PFX(null, null, `${t}#data`);
+for (const [op, t] of Object.entries(SSE4_38)) THREE_BYTE_38[Number(op)] = `${t}#data`;
 Object.assign(THREE_BYTE_38, {
-  0x2a: PFX(null, null, MOD('movntdqa XM,Mx#data', null)),
-  0x80: PFX(null, null, MOD('invept Gm,M#data', null)), 0x81: PFX(null, null, MOD('invvpid Gm,M#data', null)), 0x82: PFX(null, null, MOD('invpcid Gm,M#data', null)),
-  0xc8: 'sha1nexte XM,EXxmm', 0xc9: 'sha1msg1 XM,EXxmm', 0xca: 'sha1msg2 XM,EXxmm', 0xcb: 'sha256rnds2 XM,EXxmm,XMM0',
-  0xcc: 'sha256msg1 XM,EXxmm', 0xcd: 'sha256msg2 XM,EXxmm',
-  0xf0: PFX('movbeS Gv,Mv', null, 'movbeS Gv,Mv', 'crc32A Gdq,Eb'),
-  0xf1: PFX('movbeS Mv,Gv', null, 'movbeS Mv,Gv', 'crc32Q Gdq,Ev'),
-  0xf5: PFX(null, null, MOD('wrussK M,Gdq#data', null)), 0xf6: PFX(MOD('wrssK M,Gdq#opc', null), 'adoxS Gdq,Edq', 'adcxS Gdq,Edq'),
+  0x2a: MOD('movntdqa XM,Mx#data', null),
+  0x80: 'invept Gm,Mo#data', 0x81: 'invvpid Gm,Mo#data', 0x82: 'invpcid Gm,M#data',
+  0xc8: 'sha1nexte XM,EXxmm#opc', 0xc9: 'sha1msg1 XM,EXxmm#opc', 0xca: 'sha1msg2 XM,EXxmm#opc', 0xcb: 'sha256rnds2 XM,EXxmm,XMM0#opc',
+  0xcc: 'sha256msg1 XM,EXxmm#opc', 0xcd: 'sha256msg2 XM,EXxmm#opc',
+  0xd8: PFX(null, R(['aesencwide128kl M', 'aesdecwide128kl M', 'aesencwide256kl M', 'aesdecwide256kl M', null, null, null, null])),
+  0xdc: PFX(null, MOD('aesenc128kl XM,M', 'loadiwkey XM,EXx'), 'aesenc XM,EXx'),
+  0xdd: PFX(null, MOD('aesdec128kl XM,M', null), 'aesenclast XM,EXx'),
+  0xde: PFX(null, MOD('aesenc256kl XM,M', null), 'aesdec XM,EXx'),
+  0xdf: PFX(null, MOD('aesdec256kl XM,M', null), 'aesdeclast XM,EXx'),
+  0xf0: PFX('movbeS Gv,Mv#opc', null, 'movbeS Gv,Mv#opc', 'crc32A Gdq,Eb#opc'),
+  0xf1: PFX('movbeS Mv,Gv#opc', null, 'movbeS Mv,Gv#opc', 'crc32Q Gdq,Ev#opc'),
+  0xf5: MOD('wrussK M,Gdq#data', null), 0xf6: PFX(MOD('wrssK M,Gdq#opc', null), 'adoxS Gdq,Edq#opc', 'adcxS Gdq,Edq#opc'),
   0xf8: PFX(null, MOD('enqcmds Gva,M#opc', null), MOD('movdir64b Gva,M#opc', null), MOD('enqcmd Gva,M#opc', null)),
   0xf9: MOD('movdiri Edq,Gdq#opc', null),
+  0xfa: PFX(null, MOD(null, 'encodekey128 Gd,Ed')), 0xfb: PFX(null, MOD(null, 'encodekey256 Gd,Ed')),
+  0xfc: PFX('aadd Mdq,Gdq', 'axor Mdq,Gdq', 'aand Mdq,Gdq', 'aor Mdq,Gdq'),
 });
 for (const op of [0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x1c, 0x1d, 0x1e]) THREE_BYTE_38[op] = `${SSSE3_38[op]} MX,EM#opc`;
 const SSE4_3A: Record<number, string> = {
@@ -312,9 +319,10 @@ const SSE4_3A: Record<number, string> = {
   0x60: 'pcmpestrm!%LQ XM,EXx,Ib', 0x61: 'pcmpestri!%LQ XM,EXx,Ib', 0x62: 'pcmpistrm XM,EXx,Ib', 0x63: 'pcmpistri XM,EXx,Ib',
   0xce: 'gf2p8affineqb XM,EXxmm,Ib', 0xcf: 'gf2p8affineinvqb XM,EXxmm,Ib', 0xdf: 'aeskeygenassist XM,EXx,Ib',
 };
-for (const [op, t] of Object.entries(SSE4_3A)) THREE_BYTE_3A[Number(op)] = PFX(null, null, `${t}#data`);
-THREE_BYTE_3A[0x0f] = PFX('palignr MX,EM,Ib#opc', null, 'palignr MX,EM,Ib#opc');
-THREE_BYTE_3A[0xcc] = 'sha1rnds4 XM,EXxmm,Ib';
+for (const [op, t] of Object.entries(SSE4_3A)) THREE_BYTE_3A[Number(op)] = `${t}#data`;
+THREE_BYTE_3A[0x0f] = 'palignr MX,EM,Ib#opc';
+THREE_BYTE_3A[0xcc] = 'sha1rnds4 XM,EXxmm,Ib#opc';
+THREE_BYTE_3A[0xf0] = PFX(null, MOD(null, R([RM(['hreset Skip,Ib', null, null, null, null, null, null, null]), null, null, null, null, null, null, null])));
 
 /** 3DNow! suffix bytes (0F 0F modrm ... suffix): the mnemonic for each valid suffix. */
 export const SUFFIX_3DNOW: Record<number, string> = {
