@@ -121,13 +121,19 @@ export function encodeMovMemImm(size: OperandSize, mem: MemoryOperand, imm: numb
   return Uint8Array.from([...sized(size, 0xc6, 0xc7), ...encodeModrmMemory(0, mem, mode), ...immBytes(size, imm)]);
 }
 
-/** `mov reg, mem` (88 /r, 89 /r). */
+function isAbsolute(mem: MemoryOperand, mode: AddressMode): boolean {
+  return mode === 32 && (mem.base ?? null) === null && (mem.index ?? null) === null;
+}
+
+/** `mov reg, mem` (88 /r, 89 /r; A2/A3 moffs for the accumulator and an absolute address, as GNU as picks). */
 export function encodeMovMemReg(size: OperandSize, mem: MemoryOperand, reg: number, mode: AddressMode = 32): Uint8Array {
+  if (reg === 0 && isAbsolute(mem, mode)) return Uint8Array.from([...sized(size, 0xa2, 0xa3), ...le32(mem.disp ?? 0)]);
   return Uint8Array.from([...sized(size, 0x88, 0x89), ...encodeModrmMemory(reg, mem, mode)]);
 }
 
-/** `mov mem, reg` (8A /r, 8B /r). */
+/** `mov mem, reg` (8A /r, 8B /r; A0/A1 moffs for the accumulator and an absolute address). */
 export function encodeMovRegMem(size: OperandSize, reg: number, mem: MemoryOperand, mode: AddressMode = 32): Uint8Array {
+  if (reg === 0 && isAbsolute(mem, mode)) return Uint8Array.from([...sized(size, 0xa0, 0xa1), ...le32(mem.disp ?? 0)]);
   return Uint8Array.from([...sized(size, 0x8a, 0x8b), ...encodeModrmMemory(reg, mem, mode)]);
 }
 
