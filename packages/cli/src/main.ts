@@ -7,6 +7,7 @@ import { asCommand } from './commands/as.js';
 import { ccCommand } from './commands/cc.js';
 import { headerCommand } from './commands/header.js';
 import { ldscriptCommand } from './commands/ldscript.js';
+import { runCommand } from './commands/run.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
   rewriteCommand,
@@ -14,6 +15,7 @@ const COMMANDS: CommandModule<any, any>[] = [
   ccCommand,
   headerCommand,
   ldscriptCommand,
+  runCommand,
 ];
 
 /** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */

@@ -1,0 +1,196 @@
+// `previrt run <kernel>`: boots a Multiboot kernel on the simulated PC. Guest serial output goes to
+// stdout as it happens; serial input comes from --input or standard input (as QEMU's -serial stdio).
+// The exit code is the guest's, mapped as QEMU's isa-debug-exit does ((v << 1) | 1); 0 on a reset
+// request or a halt with interrupts off; 3 when the guest cannot go on.
+import { readFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { Machine, MemoryDisk, OverlayDisk, ImageError, type DiskImage, type RunResult } from '@previrt/vmm';
+import { CliError, EXIT_GUEST_FAILURE, EXIT_USAGE } from '../errors.js';
+
+interface RunArgs {
+  kernel: string;
+  hypervisor: string;
+  append?: string;
+  drive?: string[];
+  disk?: string;
+  'disk-write': boolean;
+  memory: number;
+  input?: string;
+  'max-instructions'?: number;
+  json: boolean;
+  quiet: boolean;
+}
+
+/** Instructions per slice between looks at the outside world (stdin, stdout flushes). */
+const SLICE = 20_000_000;
+
+/** A raw image file, read and written in place (used only with --disk-write). */
+class FileDisk implements DiskImage {
+  readonly size: number;
+  constructor(private readonly fd: number) { this.size = fstatSync(fd).size; }
+  read(offset: number, into: Uint8Array): void {
+    into.fill(0);
+    if (offset < this.size) readSync(this.fd, into, 0, Math.min(into.length, this.size - offset), offset);
+  }
+  write(offset: number, from: Uint8Array): void {
+    if (offset + from.length <= this.size) writeSync(this.fd, from, 0, from.length, offset);
+  }
+}
+
+function parseDrive(spec: string): { file: string; index: number } {
+  let file = '';
+  let index = -1;
+  for (const part of spec.split(',')) {
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? 'file' : part.slice(0, eq);
+    const value = eq < 0 ? part : part.slice(eq + 1);
+    if (key === 'file') file = value;
+    else if (key === 'index') {
+      if (value !== '0' && value !== '1') throw new CliError(`--drive ${spec}: index must be 0 (primary master) or 1 (primary slave)`, EXIT_USAGE);
+      index = Number(value);
+    } else if (key === 'format' && value === 'raw') continue;
+    else if (key === 'if' && value === 'ide') continue;
+    else throw new CliError(`--drive ${spec}: unknown key '${key}' (expected file=<image>[,index=0|1])`, EXIT_USAGE);
+  }
+  if (!file) throw new CliError(`--drive ${spec}: no file= given`, EXIT_USAGE);
+  return { file, index };
+}
+
+export const runCommand: CommandModule<object, RunArgs> = {
+  command: 'run <kernel>',
+  describe: 'boot a Multiboot kernel on the simulated PC (serial console on stdin/stdout)',
+  builder: (y) => y
+    .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel)' })
+    .option('hypervisor', { type: 'string', default: 'native', choices: ['native'], describe: 'back end the kernel runs on' })
+    .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
+    .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
+    .option('disk', { type: 'string', describe: 'short for --drive file=<image>,index=0' })
+    .option('disk-write', { type: 'boolean', default: false, describe: 'write guest disk writes to the image files (default: to an overlay that is dropped)' })
+    .option('memory', { type: 'number', default: 128, describe: 'RAM in MB (1..3072)' })
+    .option('input', { type: 'string', describe: 'file fed to the serial line (default: standard input)' })
+    .option('max-instructions', { type: 'number', describe: 'stop with exit code 3 after this many guest instructions' })
+    .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output included in it)' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'no progress line' })
+    .example('$0 run build/kernel.elf --append "test=all"', 'runs the test kernel; the exit code is the guest\'s')
+    .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input'),
+  handler: async (args) => {
+    let kernel: Uint8Array;
+    try {
+      kernel = readFileSync(args.kernel);
+    } catch (err) {
+      throw new CliError(`${args.kernel}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+    }
+    if (!Number.isInteger(args.memory) || args.memory < 2 || args.memory > 3072) {
+      throw new CliError(`--memory ${args.memory}: expected a whole number of MB between 2 and 3072`, EXIT_USAGE);
+    }
+    const maxInstructions = args['max-instructions'];
+    if (maxInstructions !== undefined && (!Number.isFinite(maxInstructions) || maxInstructions < 0)) {
+      throw new CliError(`--max-instructions ${maxInstructions}: expected a non-negative number`, EXIT_USAGE);
+    }
+    const specs = (args.drive ?? []).map(parseDrive);
+    if (args.disk) specs.unshift({ file: args.disk, index: 0 });
+    const disks: (DiskImage | null)[] = [null, null];
+    const fds: number[] = [];
+    for (const s of specs) {
+      const index = s.index >= 0 ? s.index : disks[0] === null ? 0 : 1;
+      if (disks[index]) throw new CliError(`--drive ${s.file}: index ${index} is already in use`, EXIT_USAGE);
+      try {
+        if (args['disk-write']) {
+          const fd = openSync(s.file, 'r+');
+          fds.push(fd);
+          disks[index] = new FileDisk(fd);
+        } else disks[index] = new OverlayDisk(new MemoryDisk(readFileSync(s.file)), false);
+      } catch (err) {
+        throw new CliError(`${s.file}: cannot open disk image (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+      }
+    }
+
+    const serial: number[] = [];
+    let pendingOut: number[] = [];
+    const flush = (): void => {
+      if (pendingOut.length === 0) return;
+      if (!args.json) process.stdout.write(Buffer.from(pendingOut));
+      pendingOut = [];
+    };
+    let machine: Machine;
+    try {
+      machine = new Machine({
+        memoryMB: args.memory, kernel, kernelName: args.kernel, append: args.append, disks,
+        serialOut: (b) => { pendingOut.push(b); if (args.json) serial.push(b); },
+      });
+    } catch (err) {
+      if (err instanceof ImageError) throw new CliError(`${args.kernel}: ${err.message}`, EXIT_USAGE);
+      throw err;
+    }
+
+    // Serial input.
+    let stdinEnded = false;
+    let wake: (() => void) | null = null;
+    if (args.input !== undefined) {
+      try {
+        machine.uart.receive(readFileSync(args.input));
+      } catch (err) {
+        throw new CliError(`${args.input}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+      }
+      stdinEnded = true;
+    } else {
+      process.stdin.on('data', (chunk: Buffer) => { machine.uart.receive(chunk); wake?.(); });
+      process.stdin.on('end', () => { stdinEnded = true; wake?.(); });
+      process.stdin.on('error', () => { stdinEnded = true; wake?.(); });
+    }
+
+    const started = process.hrtime.bigint();
+    const limit = maxInstructions ?? Infinity;
+    let result: RunResult;
+    try {
+      for (;;) {
+        const sliceEnd = Math.min(limit, machine.cpu.icount + SLICE);
+        result = machine.run(sliceEnd);
+        flush();
+        if (result.reason === 'limit' && sliceEnd < limit) {
+          await new Promise((r) => setImmediate(r));
+          continue;
+        }
+        if (result.reason === 'waiting-input') {
+          if (stdinEnded && machine.uart.rxEmpty) {
+            result = { reason: 'failure', exitCode: EXIT_GUEST_FAILURE, message: 'the guest waits for serial input and the input has ended' };
+            break;
+          }
+          if (machine.uart.rxEmpty) await new Promise<void>((r) => { wake = r; });
+          wake = null;
+          continue;
+        }
+        break;
+      }
+    } finally {
+      flush();
+      process.stdin.pause();
+      if (args.input === undefined) process.stdin.destroy();
+      for (const fd of fds) closeSync(fd);
+    }
+    const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const instructions = machine.cpu.icount;
+    if (args.json) {
+      const summary = {
+        exitCode: result.exitCode,
+        reason: result.reason,
+        message: result.message,
+        instructions,
+        wallSeconds,
+        mips: wallSeconds > 0 ? instructions / wallSeconds / 1e6 : 0,
+        serial: Buffer.from(serial).toString('latin1'),
+        hypervisor: args.hypervisor,
+        counters: {},
+      };
+      process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+    }
+    if (result.reason === 'failure' || result.reason === 'limit') {
+      if (!args.json) process.stderr.write(`previrt: guest failure: ${result.message}${machine.report()}\n`);
+      process.exitCode = EXIT_GUEST_FAILURE;
+      return;
+    }
+    process.exitCode = result.exitCode;
+  },
+};
+
+export default runCommand;

@@ -1,0 +1,830 @@
+// The i386 CPU: architectural state, memory access through segmentation and paging (with a software
+// TLB), exceptions and interrupt delivery through the IDT, and the block-cached execution loop.
+// Instruction semantics live in ./compile.ts, which turns decoded instructions into closures.
+import {
+  AC, ARITH_FLAGS, CC_EFLAGS, CF, DF, ID, IF, IOPL, NT, OF, RF, TF, VM, computeCarry, computeFlags,
+} from './flags.js';
+import type { RawDecoder } from './decoder.js';
+import { compileBlock, type Block } from './compile.js';
+
+/** What the CPU needs from the rest of the machine. */
+export interface CpuBus {
+  readonly ram: Uint8Array;
+  /** Physical access outside RAM (device memory, or nothing: reads give all ones). */
+  mmioRead(addr: number, size: 1 | 2 | 4): number;
+  mmioWrite(addr: number, size: 1 | 2 | 4, value: number): void;
+  ioRead(port: number, size: 1 | 2 | 4): number;
+  ioWrite(port: number, size: 1 | 2 | 4, value: number): void;
+  /** The vector of the highest-priority pending maskable interrupt, acknowledged; -1 if none. */
+  acknowledgeInterrupt(): number;
+}
+
+/**
+ * Observation points for the hypervisor back ends: every privileged or sensitive operation, fault and
+ * interrupt passes here. Class ids are those of the `@previrt/isa` catalogue.
+ */
+export interface CpuHooks {
+  /** A sensitive instruction executed (before its effect). */
+  sensitive?(classId: number, eip: number): void;
+  /** An exception or interrupt is being delivered to the guest. */
+  deliver?(vector: number, kind: 'exception' | 'interrupt' | 'software'): void;
+}
+
+import {
+  BP, CpuException, DE, DF_V, FAULT, GP, MachineStop, NP, PF_V, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, SS_V, TS, UD, hex,
+} from './arch.js';
+export * from './arch.js';
+
+const TLB_SIZE = 1 << 20;
+const HISTORY = 16;
+
+export class Cpu {
+  readonly regs = new Int32Array(8);
+  eip = 0;
+  /** EFLAGS bits other than the arithmetic ones (bit 1 always set). */
+  flags = 0x2;
+  ccOp = CC_EFLAGS;
+  ccDst = 0;
+  ccSrc = 0;
+  ccSrc2 = 0;
+
+  // Segment descriptor caches, indexed by SEG_*.
+  readonly segSel = new Int32Array(6);
+  readonly segBase = new Int32Array(6);
+  readonly segLimit = new Float64Array(6);
+  /** Descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, L, D/B, G); 0 = unusable. */
+  readonly segAttr = new Int32Array(6);
+  /** 1 when base 0, limit 4 GB and readable (R) / writable (W): no checks needed on access. */
+  readonly segFlatR = new Uint8Array(6);
+  readonly segFlatW = new Uint8Array(6);
+  cpl = 0;
+  /** Default operand/address size of the code segment (16 or 32). */
+  codeSize: 16 | 32 = 32;
+  /** SS.B: 32-bit stack pointer. */
+  stack32 = true;
+
+  cr0 = 0x11;
+  cr2 = 0;
+  cr3 = 0;
+  cr4 = 0;
+  readonly dr = new Int32Array(8);
+  gdtBase = 0; gdtLimit = 0;
+  idtBase = 0; idtLimit = 0x3ff;
+  ldtSel = 0; ldtBase = 0; ldtLimit = 0;
+  trSel = 0; trBase = 0; trLimit = 0; trType = 0;
+  sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0;
+  apicBase = 0xfee00900;
+
+  /** Instructions retired. */
+  icount = 0;
+  /** Virtual nanoseconds spent halted (time also advances while no instruction retires). */
+  idleTime = 0;
+  halted = false;
+  /** Set by the machine when an interrupt controller raises its output. */
+  intrLine = false;
+  /** The instruction after sti / mov ss / pop ss cannot be interrupted. */
+  intShadow = false;
+  /** Set when the run loop must return to the machine (device state changed, stop requested). */
+  exitRequest = false;
+  stop: MachineStop | null = null;
+  hooks: CpuHooks = {};
+
+  readonly ram: Uint8Array;
+  readonly view: DataView;
+  readonly ramSize: number;
+
+  // Software TLB: linear page -> physical page | 1, one set for supervisor and one for user accesses.
+  private readonly tlbSupR = new Int32Array(TLB_SIZE);
+  private readonly tlbSupW = new Int32Array(TLB_SIZE);
+  private readonly tlbUserR = new Int32Array(TLB_SIZE);
+  private readonly tlbUserW = new Int32Array(TLB_SIZE);
+  tlbR = this.tlbSupR;
+  tlbW = this.tlbSupW;
+  private tlbPages = new Int32Array(1024);
+  private tlbCount = 0;
+  private readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+
+  // Block cache, keyed by the physical address of the block's first byte.
+  readonly blocks = new Map<number, Block>();
+  /** Per physical page: blocks compiled from it (writes there invalidate them). */
+  readonly codePages = new Map<number, Block[]>();
+  readonly codePageFlag: Uint8Array;
+  /** Incremented whenever blocks are invalidated, so that a running block can notice. */
+  codeEpoch = 0;
+
+  /** Ring of recently executed instruction addresses (linear), for failure reports. */
+  readonly history = new Int32Array(HISTORY);
+  historyPos = 0;
+
+  constructor(readonly bus: CpuBus, readonly decoder: RawDecoder) {
+    this.ram = bus.ram;
+    this.ramSize = bus.ram.length;
+    this.view = new DataView(bus.ram.buffer, bus.ram.byteOffset, bus.ram.byteLength);
+    this.codePageFlag = new Uint8Array(this.ramSize >>> 12);
+  }
+
+  // ---------------------------------------------------------------- flags
+
+  getFlags(): number {
+    return this.flags | computeFlags(this.ccOp, this.ccDst, this.ccSrc, this.ccSrc2);
+  }
+  getCF(): number {
+    return this.ccOp === CC_EFLAGS ? this.ccSrc & CF : computeCarry(this.ccOp, this.ccDst, this.ccSrc, this.ccSrc2);
+  }
+  /** Replaces the arithmetic flags (keeps the lazy state coherent). */
+  setArith(bits: number): void {
+    this.ccOp = CC_EFLAGS;
+    this.ccSrc = bits & ARITH_FLAGS;
+  }
+  /** Writes EFLAGS bits selected by mask. */
+  setFlags(value: number, mask: number): void {
+    const cur = this.getFlags();
+    const v = (cur & ~mask) | (value & mask);
+    this.ccOp = CC_EFLAGS;
+    this.ccSrc = v & ARITH_FLAGS;
+    this.flags = (v & ~ARITH_FLAGS & 0x3f7fd7) | 0x2;
+    if (mask & IF) this.exitRequest = true;
+  }
+  /** popf / iret flag write with the privilege rules of the SDM. */
+  popFlags(value: number, size: 16 | 32, fromIret: boolean): void {
+    let mask = ARITH_FLAGS | TF | DF | NT;
+    if (size === 32) mask |= AC | ID | (fromIret ? RF | VM : 0);
+    if (this.cpl === 0) mask |= IOPL | IF;
+    else if (this.cpl <= ((this.flags >> 12) & 3)) mask |= IF;
+    if (size === 16) mask &= 0xffff;
+    this.setFlags(value, mask);
+  }
+
+  // ---------------------------------------------------------------- exceptions
+
+  fault(vector: number, code?: number): never {
+    FAULT.vector = vector;
+    FAULT.hasCode = code !== undefined;
+    FAULT.code = code ?? 0;
+    throw FAULT;
+  }
+  gp(code = 0): never { return this.fault(GP, code); }
+  ud(): never { return this.fault(UD); }
+
+  // ---------------------------------------------------------------- paging and physical memory
+
+  private tlbRecord(page: number): void {
+    if (this.tlbCount === this.tlbPages.length) {
+      const bigger = new Int32Array(this.tlbPages.length * 2);
+      bigger.set(this.tlbPages);
+      this.tlbPages = bigger;
+    }
+    this.tlbPages[this.tlbCount++] = page;
+  }
+
+  /** Forgets translations: all of them, or all but global pages (CR3 reload with CR4.PGE). */
+  flushTlb(keepGlobal: boolean): void {
+    const pages = this.tlbPages;
+    let kept = 0;
+    for (let i = 0; i < this.tlbCount; i++) {
+      const p = pages[i];
+      if (keepGlobal && this.tlbGlobal[p]) { pages[kept++] = p; continue; }
+      this.tlbSupR[p] = 0; this.tlbSupW[p] = 0; this.tlbUserR[p] = 0; this.tlbUserW[p] = 0;
+      this.tlbGlobal[p] = 0;
+    }
+    this.tlbCount = kept;
+  }
+  invlpg(lin: number): void {
+    const p = lin >>> 12;
+    this.tlbSupR[p] = 0; this.tlbSupW[p] = 0; this.tlbUserR[p] = 0; this.tlbUserW[p] = 0;
+    this.tlbGlobal[p] = 0;
+  }
+  /** Drops write translations so that writes to a page that now holds code take the checked path. */
+  private flushWriteTlb(): void {
+    for (let i = 0; i < this.tlbCount; i++) {
+      const p = this.tlbPages[i];
+      this.tlbSupW[p] = 0; this.tlbUserW[p] = 0;
+    }
+  }
+  private selectTlb(): void {
+    if (this.cpl === 3) { this.tlbR = this.tlbUserR; this.tlbW = this.tlbUserW; }
+    else { this.tlbR = this.tlbSupR; this.tlbW = this.tlbSupW; }
+  }
+
+  /**
+   * Translates a linear address, raising #PF as the hardware would. user: the access is made at CPL 3
+   * (not an implicit supervisor access). Fills the TLB.
+   */
+  translate(lin: number, write: boolean, user: boolean): number {
+    lin >>>= 0;
+    let phys: number;
+    let writable = true;
+    let userOk = true;
+    let global = false;
+    if (!(this.cr0 & 0x80000000)) {
+      phys = lin;
+    } else {
+      const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+      const pde = this.physRead32(pdeAddr);
+      if (!(pde & 1)) this.pageFault(lin, 0, write, user);
+      if ((pde & 0x80) && (this.cr4 & 0x10)) {
+        writable = (pde & 2) !== 0;
+        userOk = (pde & 4) !== 0;
+        this.checkPageAccess(lin, writable, userOk, write, user);
+        let upd = pde | 0x20;
+        if (write) upd |= 0x40;
+        if (upd !== pde) this.physWrite32(pdeAddr, upd);
+        phys = ((pde & 0xffc00000) | (lin & 0x3ff000)) >>> 0;
+        global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+        // A dirty bit must be set before a write translation may be cached.
+        if (!(upd & 0x40)) writable = false;
+      } else {
+        const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+        const pte = this.physRead32(pteAddr);
+        if (!(pte & 1)) this.pageFault(lin, 0, write, user);
+        writable = (pde & 2) !== 0 && (pte & 2) !== 0;
+        userOk = (pde & 4) !== 0 && (pte & 4) !== 0;
+        this.checkPageAccess(lin, writable, userOk, write, user);
+        if (!(pde & 0x20)) this.physWrite32(pdeAddr, pde | 0x20);
+        let upd = pte | 0x20;
+        if (write) upd |= 0x40;
+        if (upd !== pte) this.physWrite32(pteAddr, upd);
+        phys = (pte & ~0xfff) >>> 0;
+        global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+        if (!(upd & 0x40)) writable = false;
+      }
+    }
+    const page = lin >>> 12;
+    const ppage = phys >>> 12;
+    if (phys + 4096 <= this.ramSize) {
+      const entry = (phys | 1);
+      const supWrite = writable || !(this.cr0 & 0x10000);
+      const fresh = this.tlbSupR[page] === 0 && this.tlbUserR[page] === 0;
+      this.tlbSupR[page] = entry;
+      if (supWrite && !this.codePageFlag[ppage]) this.tlbSupW[page] = entry;
+      if (userOk) {
+        this.tlbUserR[page] = entry;
+        if (writable && !this.codePageFlag[ppage]) this.tlbUserW[page] = entry;
+      }
+      if (global) this.tlbGlobal[page] = 1;
+      if (fresh) this.tlbRecord(page);
+    }
+    return (phys | (lin & 0xfff)) >>> 0;
+  }
+
+  private checkPageAccess(lin: number, writable: boolean, userOk: boolean, write: boolean, user: boolean): void {
+    if (user && !userOk) this.pageFault(lin, 1, write, user);
+    if (write && !writable && (user || (this.cr0 & 0x10000))) this.pageFault(lin, 1, write, user);
+  }
+  private pageFault(lin: number, present: number, write: boolean, user: boolean): never {
+    this.cr2 = lin | 0;
+    return this.fault(PF_V, present | (write ? 2 : 0) | (user ? 4 : 0));
+  }
+
+  physRead8(a: number): number {
+    return a < this.ramSize ? this.ram[a] : this.bus.mmioRead(a, 1) & 0xff;
+  }
+  physRead16(a: number): number {
+    return a + 1 < this.ramSize ? this.view.getUint16(a, true) : this.bus.mmioRead(a, 2) & 0xffff;
+  }
+  physRead32(a: number): number {
+    return a + 3 < this.ramSize ? this.view.getInt32(a, true) : this.bus.mmioRead(a, 4) | 0;
+  }
+  physWrite8(a: number, v: number): void {
+    if (a < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.ram[a] = v; }
+    else this.bus.mmioWrite(a, 1, v & 0xff);
+  }
+  physWrite16(a: number, v: number): void {
+    if (a + 1 < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.view.setUint16(a, v & 0xffff, true); }
+    else this.bus.mmioWrite(a, 2, v & 0xffff);
+  }
+  physWrite32(a: number, v: number): void {
+    if (a + 3 < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.view.setInt32(a, v, true); }
+    else this.bus.mmioWrite(a, 4, v);
+  }
+
+  private get userAccess(): boolean { return this.cpl === 3; }
+
+  // Linear memory access; the fast path is a TLB hit inside one page.
+  rd8(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0) return this.ram[(e & ~0xfff) | (lin & 0xfff)];
+    return this.physRead8(this.translate(lin, false, this.userAccess));
+  }
+  rd16(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) !== 0xfff) return this.view.getUint16((e & ~0xfff) | (lin & 0xfff), true);
+    return this.rdSlow(lin, 2);
+  }
+  rd32(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) <= 0xffc) return this.view.getInt32((e & ~0xfff) | (lin & 0xfff), true);
+    return this.rdSlow(lin, 4);
+  }
+  wr8(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0) { this.ram[(e & ~0xfff) | (lin & 0xfff)] = v; return; }
+    this.physWrite8(this.translate(lin, true, this.userAccess), v);
+  }
+  wr16(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) !== 0xfff) { this.view.setUint16((e & ~0xfff) | (lin & 0xfff), v, true); return; }
+    this.wrSlow(lin, 2, v);
+  }
+  wr32(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e !== 0 && (lin & 0xfff) <= 0xffc) { this.view.setInt32((e & ~0xfff) | (lin & 0xfff), v, true); return; }
+    this.wrSlow(lin, 4, v);
+  }
+  /** Checks that a write would succeed (all pages writable) before a read-modify-write begins. */
+  probeWrite(lin: number, size: number): void {
+    const user = this.userAccess;
+    if (this.tlbW[lin >>> 12] === 0) this.translate(lin, true, user);
+    const last = (lin + size - 1) | 0;
+    if ((last ^ lin) & ~0xfff && this.tlbW[last >>> 12] === 0) this.translate(last, true, user);
+  }
+
+  private rdSlow(lin: number, size: 2 | 4): number {
+    const user = this.userAccess;
+    if ((lin & 0xfff) + size <= 0x1000) {
+      const pa = this.translate(lin, false, user);
+      return size === 2 ? this.physRead16(pa) : this.physRead32(pa);
+    }
+    // Crosses a page boundary: both pages are checked before anything is read.
+    const pa0 = this.translate(lin, false, user);
+    const pa1 = this.translate((lin + size - 1) | 0, false, user) & ~0xfff;
+    let v = 0;
+    for (let i = 0; i < size; i++) {
+      const a = (lin + i) & 0xfff;
+      const pa = a >= (lin & 0xfff) ? pa0 + (a - (lin & 0xfff)) : pa1 + a;
+      v |= this.physRead8(pa >>> 0) << (8 * i);
+    }
+    return size === 2 ? v & 0xffff : v | 0;
+  }
+  private wrSlow(lin: number, size: 2 | 4, v: number): void {
+    const user = this.userAccess;
+    if ((lin & 0xfff) + size <= 0x1000) {
+      const pa = this.translate(lin, true, user);
+      if (size === 2) this.physWrite16(pa, v); else this.physWrite32(pa, v);
+      return;
+    }
+    const pa0 = this.translate(lin, true, user);
+    const pa1 = this.translate((lin + size - 1) | 0, true, user) & ~0xfff;
+    for (let i = 0; i < size; i++) {
+      const a = (lin + i) & 0xfff;
+      const pa = a >= (lin & 0xfff) ? pa0 + (a - (lin & 0xfff)) : pa1 + a;
+      this.physWrite8(pa >>> 0, (v >>> (8 * i)) & 0xff);
+    }
+  }
+
+  // Implicit supervisor accesses (descriptor tables, TSS, interrupt stack frames at ring 0).
+  sysRead32(lin: number): number {
+    return this.physRead32(this.translate(lin, false, false)) ;
+  }
+  sysRead16(lin: number): number {
+    return this.physRead16(this.translate(lin, false, false));
+  }
+  sysWrite32(lin: number, v: number): void {
+    this.physWrite32(this.translate(lin, true, false), v);
+  }
+  sysWrite8(lin: number, v: number): void {
+    this.physWrite8(this.translate(lin, true, false), v);
+  }
+
+  // ---------------------------------------------------------------- segmentation
+
+  /** Linear address of seg:off for an access of len bytes, with the descriptor checks. */
+  linear(seg: number, off: number, len: number, write: boolean): number {
+    const attr = this.segAttr[seg];
+    if (attr === 0) return seg === SEG_SS ? this.fault(SS_V, 0) : this.gp(0);
+    const type = (attr >> 8) & 0xf;
+    if (write) {
+      if (type & 8 || !(type & 2)) return this.segFault(seg);
+    } else if ((type & 0xa) === 8) return this.segFault(seg); // execute-only code
+    const limit = this.segLimit[seg];
+    const o = off >>> 0;
+    const last = o + len - 1;
+    if (!(type & 8) && (type & 4)) {
+      const upper = attr & 0x400000 ? 0xffffffff : 0xffff;
+      if (o <= limit || last > upper) return this.segFault(seg);
+    } else if (last > limit) return this.segFault(seg);
+    return (this.segBase[seg] + off) | 0;
+  }
+  private segFault(seg: number): never {
+    return seg === SEG_SS ? this.fault(SS_V, 0) : this.gp(0);
+  }
+
+  private updateFlat(seg: number): void {
+    const attr = this.segAttr[seg];
+    const type = (attr >> 8) & 0xf;
+    const flat = attr !== 0 && this.segBase[seg] === 0 && this.segLimit[seg] === 0xffffffff && !(!(type & 8) && (type & 4));
+    this.segFlatR[seg] = flat && (!(type & 8) || (type & 2) !== 0) ? 1 : 0;
+    this.segFlatW[seg] = flat && !(type & 8) && (type & 2) !== 0 ? 1 : 0;
+  }
+
+  /** Loads a descriptor cache directly (the loader's initial state). */
+  setSegmentCache(seg: number, sel: number, base: number, limit: number, attr: number): void {
+    this.segSel[seg] = sel;
+    this.segBase[seg] = base;
+    this.segLimit[seg] = limit;
+    this.segAttr[seg] = attr;
+    if (seg === SEG_CS) {
+      this.codeSize = attr & 0x400000 ? 32 : 16;
+    }
+    if (seg === SEG_SS) this.stack32 = (attr & 0x400000) !== 0;
+    this.updateFlat(seg);
+  }
+
+  /** Reads the 8-byte descriptor of a selector; returns [low, high] or raises #GP(sel). */
+  readDescriptor(sel: number, vector = GP): [number, number, number] {
+    const index = sel & ~7;
+    let base: number, limit: number;
+    if (sel & 4) { base = this.ldtBase; limit = this.ldtLimit; }
+    else { base = this.gdtBase; limit = this.gdtLimit; }
+    if (index + 7 > limit) this.fault(vector, sel & 0xfffc);
+    const addr = (base + index) | 0;
+    return [this.sysRead32(addr), this.sysRead32((addr + 4) | 0), addr];
+  }
+  static descBase(lo: number, hi: number): number {
+    return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
+  }
+  static descLimit(lo: number, hi: number): number {
+    const raw = (lo & 0xffff) | (hi & 0xf0000);
+    return hi & 0x800000 ? raw * 4096 + 4095 : raw;
+  }
+  private setAccessed(addr: number, hi: number): void {
+    if (!(hi & 0x100)) this.sysWrite8((addr + 5) | 0, ((hi >>> 8) & 0xff) | 1);
+  }
+
+  /** mov/pop/lds… to a data or stack segment register, with the protected-mode checks. */
+  loadSegment(seg: number, sel: number): void {
+    sel &= 0xffff;
+    if (seg === SEG_CS) this.ud();
+    if ((sel & 0xfffc) === 0) {
+      if (seg === SEG_SS) this.gp(0);
+      this.setSegmentCache(seg, sel, 0, 0, 0);
+      return;
+    }
+    const [lo, hi, addr] = this.readDescriptor(sel);
+    const rpl = sel & 3;
+    const dpl = (hi >> 13) & 3;
+    const type = (hi >> 8) & 0x1f;
+    if (!(type & 0x10)) this.gp(sel & 0xfffc);
+    if (seg === SEG_SS) {
+      if (rpl !== this.cpl || dpl !== this.cpl || (type & 0x8) || !(type & 2)) this.gp(sel & 0xfffc);
+      if (!(hi & 0x8000)) this.fault(SS_V, sel & 0xfffc);
+    } else {
+      if ((type & 0xa) === 0x8) this.gp(sel & 0xfffc); // execute-only code
+      const conforming = (type & 0xc) === 0xc;
+      if (!conforming && (dpl < this.cpl || dpl < rpl)) this.gp(sel & 0xfffc);
+      if (!(hi & 0x8000)) this.fault(NP, sel & 0xfffc);
+    }
+    this.setAccessed(addr, hi);
+    this.setSegmentCache(seg, sel, Cpu.descBase(lo, hi), Cpu.descLimit(lo, hi), (hi | 0x100) & 0xffff00);
+  }
+
+  /** Loads CS for a transfer to privilege level `cpl` (checks done by the caller). */
+  loadCs(sel: number, lo: number, hi: number, cpl: number): void {
+    this.setSegmentCache(SEG_CS, (sel & 0xfffc) | cpl, Cpu.descBase(lo, hi), Cpu.descLimit(lo, hi), (hi | 0x100) & 0xffff00);
+    this.setCpl(cpl);
+  }
+  setCpl(cpl: number): void {
+    if (cpl !== this.cpl) {
+      this.cpl = cpl;
+      this.selectTlb();
+    }
+  }
+
+  /** After a return to an outer level: data segments the new level may not use become null. */
+  nullInaccessibleSegments(): void {
+    for (const seg of [SEG_ES, SEG_DS, SEG_FS, SEG_GS]) {
+      const attr = this.segAttr[seg];
+      if (attr === 0) continue;
+      const type = (attr >> 8) & 0x1f;
+      const dpl = (attr >> 13) & 3;
+      const conformingCode = (type & 0x1c) === 0x1c;
+      if (!conformingCode && dpl < this.cpl) this.setSegmentCache(seg, 0, 0, 0, 0);
+    }
+  }
+
+  // ---------------------------------------------------------------- stack
+
+  get sp(): number { return this.stack32 ? this.regs[4] : this.regs[4] & 0xffff; }
+  setSp(v: number): void {
+    if (this.stack32) this.regs[4] = v;
+    else this.regs[4] = (this.regs[4] & ~0xffff) | (v & 0xffff);
+  }
+  stackAddr(off: number, len: number, write: boolean): number {
+    if (!this.stack32) off &= 0xffff;
+    return (write ? this.segFlatW[SEG_SS] : this.segFlatR[SEG_SS]) ? off : this.linear(SEG_SS, off, len, write);
+  }
+  push32(v: number): void {
+    const sp = (this.sp - 4) | 0;
+    this.wr32(this.stackAddr(sp, 4, true), v);
+    this.setSp(sp);
+  }
+  push16(v: number): void {
+    const sp = (this.sp - 2) | 0;
+    this.wr16(this.stackAddr(sp, 2, true), v);
+    this.setSp(sp);
+  }
+  pop32(): number {
+    const sp = this.sp;
+    const v = this.rd32(this.stackAddr(sp, 4, false));
+    this.setSp((sp + 4) | 0);
+    return v;
+  }
+  pop16(): number {
+    const sp = this.sp;
+    const v = this.rd16(this.stackAddr(sp, 2, false));
+    this.setSp((sp + 2) | 0);
+    return v;
+  }
+
+  // ---------------------------------------------------------------- interrupts and exceptions
+
+  /**
+   * Delivers an interrupt or exception through the IDT. `returnEip` is the EIP pushed (the faulting
+   * instruction for faults, the next one for traps and software interrupts).
+   */
+  deliver(vector: number, returnEip: number, software: boolean, hasCode: boolean, code: number, external: boolean): void {
+    if (!(this.cr0 & 1)) throw new MachineStop(`interrupt ${vector} in real mode (real mode is not implemented)`, 'unsupported');
+    const ext = external ? 1 : 0;
+    const idtCode = vector * 8 + 2 + ext;
+    if (vector * 8 + 7 > this.idtLimit) this.gp(idtCode);
+    const lo = this.sysRead32((this.idtBase + vector * 8) | 0);
+    const hi = this.sysRead32((this.idtBase + vector * 8 + 4) | 0);
+    const type = (hi >> 8) & 0x1f;
+    const dpl = (hi >> 13) & 3;
+    if (type === 0x05) throw new MachineStop(`task gate for vector ${vector} (hardware task switching is not implemented)`, 'unsupported');
+    if (type !== 0x0e && type !== 0x0f && type !== 0x06 && type !== 0x07) this.gp(idtCode);
+    if (software && dpl < this.cpl) this.gp(idtCode);
+    if (!(hi & 0x8000)) this.fault(NP, idtCode);
+    const gate32 = (type & 8) !== 0;
+    const selector = lo >>> 16;
+    const offset = gate32 ? ((hi & 0xffff0000) | (lo & 0xffff)) : lo & 0xffff;
+    if ((selector & 0xfffc) === 0) this.gp(ext);
+    const [clo, chi] = this.readDescriptor(selector);
+    const ctype = (chi >> 8) & 0x1f;
+    const cdpl = (chi >> 13) & 3;
+    if ((ctype & 0x18) !== 0x18 || cdpl > this.cpl) this.gp((selector & 0xfffc) | ext);
+    if (!(chi & 0x8000)) this.fault(NP, (selector & 0xfffc) | ext);
+    const conforming = (ctype & 4) !== 0;
+    const newCpl = conforming ? this.cpl : cdpl;
+    const oldFlags = this.getFlags();
+    const oldCs = this.segSel[SEG_CS];
+    if (newCpl < this.cpl) {
+      // Inner-level transfer: new stack from the TSS.
+      const [ss, esp] = this.tssStack(newCpl, ext);
+      const [slo, shi] = this.readDescriptor(ss, TS);
+      const sdpl = (shi >> 13) & 3;
+      const stype = (shi >> 8) & 0x1f;
+      if ((ss & 3) !== newCpl || sdpl !== newCpl || (stype & 0x1a) !== 0x12) this.fault(TS, (ss & 0xfffc) | ext);
+      if (!(shi & 0x8000)) this.fault(SS_V, (ss & 0xfffc) | ext);
+      const oldSs = this.segSel[SEG_SS];
+      const oldEsp = this.regs[4];
+      const sbase = Cpu.descBase(slo, shi);
+      const big = (shi & 0x400000) !== 0;
+      const frame = (gate32 ? 4 : 2) * (hasCode ? 6 : 5);
+      const newEsp = (esp - frame) | 0;
+      // Write the frame with supervisor accesses before committing any state.
+      const w = (i: number, v: number): void => {
+        const off = big ? (newEsp + i) | 0 : (newEsp + i) & 0xffff;
+        const a = (sbase + off) | 0;
+        if (gate32) this.sysWrite32(a, v);
+        else this.physWrite16(this.translate(a, true, false), v);
+      };
+      const s = gate32 ? 4 : 2;
+      let i = 0;
+      if (hasCode) w((i++) * s, code);
+      w((i++) * s, returnEip);
+      w((i++) * s, oldCs);
+      w((i++) * s, oldFlags);
+      w((i++) * s, oldEsp);
+      w((i++) * s, oldSs);
+      this.setSegmentCache(SEG_SS, (ss & 0xfffc) | newCpl, sbase, Cpu.descLimit(slo, shi), (shi | 0x100) & 0xffff00);
+      this.regs[4] = big ? newEsp : (this.regs[4] & ~0xffff) | (newEsp & 0xffff);
+      this.loadCs(selector, clo, chi, newCpl);
+    } else {
+      const savedCpl = this.cpl;
+      const savedEsp = this.regs[4];
+      try {
+        if (gate32) {
+          this.push32(oldFlags); this.push32(oldCs); this.push32(returnEip);
+          if (hasCode) this.push32(code);
+        } else {
+          this.push16(oldFlags); this.push16(oldCs); this.push16(returnEip);
+          if (hasCode) this.push16(code);
+        }
+      } catch (e) {
+        this.regs[4] = savedEsp;
+        throw e;
+      }
+      this.loadCs(selector, clo, chi, savedCpl);
+    }
+    this.eip = offset;
+    let clear = TF | NT | RF | VM;
+    if (!(type & 1)) clear |= IF;
+    this.flags &= ~clear;
+    this.halted = false;
+  }
+
+  private tssStack(cpl: number, ext: number): [number, number] {
+    if (!(this.trType & 8)) {
+      const off = 2 + cpl * 4;
+      if (off + 3 > this.trLimit) this.fault(TS, (this.trSel & 0xfffc) | ext);
+      const esp = this.sysRead16((this.trBase + off) | 0);
+      const ss = this.sysRead16((this.trBase + off + 2) | 0);
+      return [ss, esp];
+    }
+    const off = 4 + cpl * 8;
+    if (off + 5 > this.trLimit) this.fault(TS, (this.trSel & 0xfffc) | ext);
+    const esp = this.sysRead32((this.trBase + off) | 0);
+    const ss = this.sysRead16((this.trBase + off + 4) | 0);
+    return [ss, esp];
+  }
+
+  /** Raises an exception found while delivering another: #DF, or a triple fault. */
+  private deliverException(vector: number, hasCode: boolean, code: number, eip: number, software = false, returnEip = eip): void {
+    this.hooks.deliver?.(vector, software ? 'software' : 'exception');
+    const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
+    let current = vector, curHas = hasCode, curCode = code, first = -1;
+    let soft = software;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        this.deliver(current, soft ? returnEip : eip, soft, curHas, curCode, false);
+        return;
+      } catch (e) {
+        if (e !== FAULT) throw e;
+        const next = FAULT.vector;
+        if (current === DF_V) break;
+        first = current;
+        if ((contributory(first) && contributory(next)) || (first === PF_V && (next === PF_V || contributory(next)))) {
+          current = DF_V; curHas = true; curCode = 0;
+        } else {
+          current = next; curHas = FAULT.hasCode; curCode = FAULT.code;
+        }
+        soft = false;
+      }
+    }
+    throw new MachineStop(`triple fault (exception ${vector} could not be delivered)`, 'triple-fault');
+  }
+
+  /** Software interrupt (int n, int3, into): a trap whose pushed EIP is the next instruction. */
+  softwareInterrupt(vector: number, nextEip: number, faultEip: number): void {
+    this.deliverException(vector, false, 0, faultEip, true, nextEip);
+  }
+
+  // ---------------------------------------------------------------- execution
+
+  private fetchCode(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0) return this.ram[(e & ~0xfff) | (lin & 0xfff)];
+    return this.physRead8(this.translate(lin, false, this.userAccess));
+  }
+
+  /** Physical address of the instruction at EIP (raises #PF / #GP on fetch). */
+  codeAddress(): number {
+    let lin: number;
+    if (this.segFlatR[SEG_CS] || this.segAttr[SEG_CS] === 0) lin = this.eip;
+    else {
+      const off = this.codeSize === 16 ? this.eip & 0xffff : this.eip;
+      if ((off >>> 0) > this.segLimit[SEG_CS]) this.gp(0);
+      lin = (this.segBase[SEG_CS] + off) | 0;
+    }
+    const e = this.tlbR[lin >>> 12];
+    if (e !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
+    const pa = this.translate(lin, false, this.userAccess);
+    if (pa >= this.ramSize) throw new MachineStop(`execution outside RAM at physical ${hex(pa)}`, 'unsupported');
+    return pa;
+  }
+
+  /** Reads instruction bytes at a linear address for the compiler (may raise #PF). */
+  fetchBytes(lin: number, out: Uint8Array, count: number): number {
+    for (let i = 0; i < count; i++) {
+      try {
+        out[i] = this.fetchCode((lin + i) | 0);
+      } catch (e) {
+        if (e === FAULT && i > 0) return i;
+        throw e;
+      }
+    }
+    return count;
+  }
+
+  registerBlock(b: Block): void {
+    this.blocks.set(b.phys, b);
+    const page = b.phys >>> 12;
+    let list = this.codePages.get(page);
+    if (!list) {
+      list = [];
+      this.codePages.set(page, list);
+    }
+    list.push(b);
+    if (!this.codePageFlag[page]) {
+      this.codePageFlag[page] = 1;
+      this.flushWriteTlb();
+    }
+    if (b.lastPhysPage !== page && !this.codePageFlag[b.lastPhysPage]) {
+      // An instruction crossing into the next page: writes there must invalidate too.
+      let l2 = this.codePages.get(b.lastPhysPage);
+      if (!l2) { l2 = []; this.codePages.set(b.lastPhysPage, l2); }
+      l2.push(b);
+      this.codePageFlag[b.lastPhysPage] = 1;
+      this.flushWriteTlb();
+    }
+  }
+
+  invalidateCode(page: number): void {
+    const list = this.codePages.get(page);
+    if (list) {
+      for (const b of list) {
+        b.valid = false;
+        if (this.blocks.get(b.phys) === b) this.blocks.delete(b.phys);
+      }
+      this.codePages.delete(page);
+    }
+    this.codePageFlag[page] = 0;
+    this.codeEpoch++;
+  }
+
+  /** Drops every compiled block (e.g. after the loader or a back end rewrote guest code). */
+  invalidateAllCode(): void {
+    for (const page of [...this.codePages.keys()]) this.invalidateCode(page);
+  }
+
+  get time(): number { return this.icount + this.idleTime; }
+
+  /**
+   * Runs until `limit` instructions have retired in total (icount), the CPU halts, or a device asks
+   * for attention (exitRequest). Interrupts are taken between blocks.
+   */
+  run(limit: number): void {
+    this.exitRequest = false;
+    while (this.icount < limit && !this.exitRequest) {
+      if (this.intrLine && (this.flags & IF) && !this.intShadow) {
+        const vector = this.bus.acknowledgeInterrupt();
+        if (vector >= 0) {
+          this.halted = false;
+          this.hooks.deliver?.(vector, 'interrupt');
+          try {
+            this.deliver(vector, this.eip, false, false, 0, true);
+          } catch (e) {
+            if (e !== FAULT) throw e;
+            this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, this.eip);
+          }
+        }
+      }
+      if (this.halted) return;
+      this.intShadow = false;
+      this.step(limit - this.icount);
+    }
+  }
+
+  /** Executes one block (or its first `max` instructions). */
+  private step(max: number): void {
+    let b: Block | undefined;
+    let phys: number;
+    try {
+      phys = this.codeAddress();
+      b = this.blocks.get(phys);
+      if (b === undefined || b.eip !== this.eip || b.codeSize !== this.codeSize || b.csBase !== this.segBase[SEG_CS]) {
+        b = compileBlock(this, phys);
+      }
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, this.eip);
+      return;
+    }
+    const ops = b.ops;
+    const n = ops.length <= max ? ops.length : max;
+    this.eip = n === ops.length ? b.endEip : b.eips[n];
+    const h = this.history;
+    h[this.historyPos] = b.eip;
+    this.historyPos = (this.historyPos + 1) & (HISTORY - 1);
+    let i = 0;
+    try {
+      for (; i < n; i++) ops[i]();
+      this.icount += n;
+    } catch (e) {
+      this.icount += i;
+      if (e !== FAULT) {
+        if (e instanceof MachineStop) {
+          this.eip = b.eips[i];
+          if (e.kind === 'exit' || e.kind === 'reset') this.icount++;
+        }
+        throw e;
+      }
+      this.eip = b.eips[i];
+      this.history[(this.historyPos - 1) & (HISTORY - 1)] = b.eips[i];
+      this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, b.eips[i]);
+    }
+  }
+
+  /** Linear addresses of recently executed block starts (oldest first). */
+  recentBlocks(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < HISTORY; i++) {
+      const v = this.history[(this.historyPos + i) & (HISTORY - 1)];
+      if (v !== 0) out.push(v >>> 0);
+    }
+    return out;
+  }
+}
+
+export { OF, DF, IF, CF };
