@@ -8,6 +8,7 @@ import { ccCommand } from './commands/cc.js';
 import { headerCommand } from './commands/header.js';
 import { ldscriptCommand } from './commands/ldscript.js';
 import { runCommand } from './commands/run.js';
+import { decodeCommand } from './commands/decode.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
   rewriteCommand,
@@ -16,6 +17,7 @@ const COMMANDS: CommandModule<any, any>[] = [
   headerCommand,
   ldscriptCommand,
   runCommand,
+  decodeCommand,
 ];
 
 /** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */
