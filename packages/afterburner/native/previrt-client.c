@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
@@ -171,7 +172,7 @@ static int copy_stdin_to(const char *file) {
   return close(out);
 }
 
-static const char *env_keys[] = { "PATH", "PREVIRT_AS", "PREVIRT_CC_PIC", "PREVIRT_PIC", "TMPDIR", NULL };
+static const char *env_keys[] = { "PATH", "PREVIRT_AS", "PREVIRT_CC_SKIP", "PREVIRT_REWRITE_ALL", "TMPDIR", NULL };
 
 static int assembler_role(int argc, char **argv) {
   int fd = connect_server();
@@ -270,19 +271,42 @@ static int assembler_role(int argc, char **argv) {
   return code;
 }
 
-static int is_pic_flag(const char *a, int *pic) {
-  if (!strcmp(a, "-fpic") || !strcmp(a, "-fPIC") || !strcmp(a, "-fpie") || !strcmp(a, "-fPIE")) { *pic = 1; return 1; }
-  if (!strcmp(a, "-fno-pic") || !strcmp(a, "-fno-PIC") || !strcmp(a, "-fno-pie") || !strcmp(a, "-fno-PIE")) { *pic = 0; return 1; }
-  return 0;
+/*
+ * Why this compile gets no records (mirrors skipReason in src/native.ts), or NULL: position-independent
+ * code (the last -f[no-]pic/pie wins) and Linux vDSO objects (-DBUILD_VDSO...) are linked where
+ * absolute records would be run-time relocations; PREVIRT_EXCLUDE lists output globs to leave alone.
+ */
+static const char *skip_reason(int argc, char **argv) {
+  int pic = 0, vdso = 0;
+  const char *output = NULL;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "-fpic") || !strcmp(a, "-fPIC") || !strcmp(a, "-fpie") || !strcmp(a, "-fPIE")) pic = 1;
+    else if (!strcmp(a, "-fno-pic") || !strcmp(a, "-fno-PIC") || !strcmp(a, "-fno-pie") || !strcmp(a, "-fno-PIE")) pic = 0;
+    else if (!strncmp(a, "-DBUILD_VDSO", 12)) vdso = 1;
+    else if (!strcmp(a, "-D") && i + 1 < argc && !strncmp(argv[i + 1], "BUILD_VDSO", 10)) vdso = 1;
+    else if (!strcmp(a, "-o") && i + 1 < argc) output = argv[i + 1];
+  }
+  const char *exclude = getenv("PREVIRT_EXCLUDE");
+  if (exclude && output) {
+    char *list = strdup(exclude);
+    for (char *g = strtok(list, ":"); g; g = strtok(NULL, ":")) {
+      if (fnmatch(g, output, 0) == 0) { free(list); return "exclude"; }
+    }
+    free(list);
+  }
+  if (vdso) return "vdso";
+  if (pic) return "pic";
+  return NULL;
 }
 
 /* previrt cc <compiler> [args]: the compiler with -B<shim dir>/ so that it runs previrt's as. */
 static int cc_role(int argc, char **argv) {
   /* argv[0]=previrt argv[1]=cc argv[2]=compiler */
   if (argc < 3 || argv[2][0] == '-') exec_node_cli(NULL, argc, argv);
-  int pic = 0;
-  for (int i = 3; i < argc; i++) is_pic_flag(argv[i], &pic);
-  setenv("PREVIRT_CC_PIC", pic ? "1" : "0", 1);
+  const char *skip = skip_reason(argc - 3, argv + 3);
+  if (skip) setenv("PREVIRT_CC_SKIP", skip, 1);
+  else unsetenv("PREVIRT_CC_SKIP");
   char **args = calloc((size_t)argc + 1, sizeof *args);
   int n = 0;
   args[n++] = argv[2];

@@ -123,7 +123,7 @@ export function planAssembly(req: AsRequest): AsPlan {
   const usesStdin = parsed.inputIndexes.length === 0 || parsed.inputIndexes.some((i) => parsed.args[i] === '-');
   if (usesStdin && req.stdinFile === undefined) throw new Error('planAssembly: standard input was not saved');
   const tmpDir = req.env.TMPDIR || os.tmpdir();
-  const pic = req.env.PREVIRT_CC_PIC === '1' && req.env.PREVIRT_PIC !== 'rewrite';
+  const skip = Boolean(req.env.PREVIRT_CC_SKIP) && req.env.PREVIRT_REWRITE_ALL !== '1';
 
   // The inputs as the assembler would read them: [index in args or -1 for implicit stdin, name, text].
   const inputs: { index: number; name: string; text: string | null }[] = [];
@@ -158,7 +158,7 @@ export function planAssembly(req: AsRequest): AsPlan {
   const rewritten: (string | null)[] = [];
   let errors = 0;
   inputs.forEach((input, k) => {
-    if (input.text === null || pic) { rewritten.push(null); return; }
+    if (input.text === null || skip) { rewritten.push(null); return; }
     const r = rewrite(input.text, {
       elfClass: parsed.elfClass, fileName: input.name, labelTag: inputs.length > 1 ? String(k) : '',
     });

@@ -8,4 +8,4 @@ export {
   type AsRequest, type AsPlan, type RunResult,
 } from './assemble.js';
 export { startServer, encodeFrame, decodeItems, PROTOCOL_VERSION, type ServerOptions } from './server.js';
-export { ensureFrontEnd, isPicCompile, cacheRoot, type FrontEnd } from './native.js';
+export { ensureFrontEnd, skipReason, cacheRoot, type FrontEnd } from './native.js';

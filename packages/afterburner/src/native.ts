@@ -98,12 +98,43 @@ export function ensureFrontEnd(cliJs: string, env: Readonly<Record<string, strin
   return { shimDir, binDir, socketPath, native: false };
 }
 
-/** Whether the compiler arguments ask for position-independent code (the last -f[no-]pic/pie wins). */
-export function isPicCompile(args: readonly string[]): boolean {
+/**
+ * Why a compile gets no records, or null: position-independent code (the last -f[no-]pic/pie wins;
+ * in a kernel build the boot decompressor) and Linux vDSO objects (-DBUILD_VDSO...) are linked where
+ * absolute records would become run-time relocations, which those links reject; PREVIRT_EXCLUDE is a
+ * `:`-separated list of globs on the output object to leave alone. The native client does the same.
+ */
+export function skipReason(args: readonly string[], env: Readonly<Record<string, string | undefined>> = process.env): 'pic' | 'vdso' | 'exclude' | null {
   let pic = false;
-  for (const a of args) {
+  let vdso = false;
+  let output: string | null = null;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
     if (/^-f(pic|PIC|pie|PIE)$/.test(a)) pic = true;
     else if (/^-fno-(pic|PIC|pie|PIE)$/.test(a)) pic = false;
+    else if (a.startsWith('-DBUILD_VDSO')) vdso = true;
+    else if (a === '-D' && args[i + 1]?.startsWith('BUILD_VDSO')) vdso = true;
+    else if (a === '-o' && i + 1 < args.length) output = args[i + 1]!;
   }
-  return pic;
+  if (env.PREVIRT_EXCLUDE && output !== null && env.PREVIRT_EXCLUDE.split(':').some((g) => g && globMatches(g, output!))) return 'exclude';
+  if (vdso) return 'vdso';
+  if (pic) return 'pic';
+  return null;
+}
+
+/** fnmatch(3) without flags: `*` and `?` match any characters, `/` included; `[...]` classes. */
+function globMatches(glob: string, text: string): boolean {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '.*';
+    else if (c === '?') re += '.';
+    else if (c === '[') {
+      const close = glob.indexOf(']', i + 2);
+      if (close < 0) { re += '\\['; continue; }
+      re += `[${glob.slice(i + 1, close).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+      i = close;
+    } else re += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`, 's').test(text);
 }

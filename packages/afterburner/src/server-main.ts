@@ -1,5 +1,6 @@
 // Entry point of the as server: `node server-main.js <socket> [idle-seconds]`. Started by the native
 // client (detached, under a lock) when no server answers on the socket.
+import fs from 'node:fs';
 import { startServer } from './server.js';
 
 const socketPath = process.argv[2];
@@ -8,7 +9,12 @@ if (!socketPath) {
   process.exit(2);
 }
 const idleSeconds = Number(process.argv[3] ?? process.env.PREVIRT_SERVER_IDLE ?? 120);
-startServer({ socketPath, idleMs: Math.max(1, idleSeconds) * 1000 }).catch((err: unknown) => {
+startServer({ socketPath, idleMs: Math.max(1, idleSeconds) * 1000 }).then((server) => {
+  // The pid file lets whoever started a build stop its server by id.
+  const pidFile = `${socketPath}.pid`;
+  fs.writeFileSync(pidFile, `${process.pid}\n`);
+  server.on('close', () => { try { fs.unlinkSync(pidFile); } catch { /* gone */ } });
+}).catch((err: unknown) => {
   process.stderr.write(`previrt as server: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

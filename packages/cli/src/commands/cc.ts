@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { CommandModule } from 'yargs';
-import { ensureFrontEnd, isPicCompile } from '@previrt/afterburner';
+import { ensureFrontEnd, skipReason } from '@previrt/afterburner';
 import { CliError, EXIT_USAGE } from '../errors.js';
 import { rawCommandArgs } from './as.js';
 
@@ -13,9 +13,10 @@ Runs <compiler> with -B<shim dir>/ so that it assembles through previrt's as (th
   make CC="previrt cc gcc"
 The shim is a small native client (built on first use with the system C compiler into
 ~/.cache/previrt, or PREVIRT_CACHE_DIR) that hands each job to a long-lived previrt server.
-Position-independent compiles (-fpic/-fPIC/-fpie/-fPIE on the command line: in a kernel build the
-vDSO and the boot decompressor) are assembled unchanged, since absolute records would need run-time
-relocations there; PREVIRT_PIC=rewrite rewrites them too.
+Compiles whose objects end up where absolute records would be run-time relocations are assembled
+unchanged: position-independent code (-fpic/-fPIC/-fpie/-fPIE on the command line; in Linux the boot
+decompressor) and Linux vDSO objects (-DBUILD_VDSO). PREVIRT_EXCLUDE=<glob>[:<glob>...] leaves more
+objects alone (matched against the -o argument); PREVIRT_REWRITE_ALL=1 rewrites everything.
 
   --print-shim-dir  print the directory for 'gcc -B' (CC="gcc -B<dir>/" hooks a build without previrt cc)
   --print-bin-dir   print the directory of the native 'previrt' launcher: with it first on PATH,
@@ -38,10 +39,11 @@ export const ccCommand: CommandModule<object, { '--'?: unknown[] }> = {
     if (first === '--print-bin-dir') { process.stdout.write(`${fe.binDir}\n`); return; }
     if (first.startsWith('-')) throw new CliError(`cc: unknown option ${first} (the compiler comes first; see previrt cc --help)`, EXIT_USAGE);
     const args = argv.slice(1);
-    const r = spawnSync(first, [`-B${fe.shimDir}/`, ...args], {
-      stdio: 'inherit',
-      env: { ...process.env, PREVIRT_CC_PIC: isPicCompile(args) ? '1' : '0' },
-    });
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    const skip = skipReason(args);
+    if (skip) env.PREVIRT_CC_SKIP = skip;
+    else delete env.PREVIRT_CC_SKIP;
+    const r = spawnSync(first, [`-B${fe.shimDir}/`, ...args], { stdio: 'inherit', env });
     if (r.error) throw new CliError(`cc: cannot run ${first}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`, 127);
     if (r.signal) process.kill(process.pid, r.signal);
     process.exitCode = r.status ?? 1;
