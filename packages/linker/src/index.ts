@@ -4,3 +4,5 @@ export const PACKAGE_NAME = '@previrt/linker';
 export * from './afterburn.js';
 export * from './header.js';
 export * from './ldscript.js';
+export * from './elf/constants.js';
+export * from './elf/reader.js';
