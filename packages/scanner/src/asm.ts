@@ -2,8 +2,7 @@
 // handling) and .S files. Splits the text into statements, classifies instructions through
 // @previrt/isa (`splitAttStatement`, `splitAttOperands`, `classifyAtt`) and decodes runs of
 // `.byte`/`.word`/`.long` data in code sections with the isa decoder to find hidden instructions.
-import * as isa from '@previrt/isa';
-import { classifyAtt, splitAttOperands, splitAttStatement, type SensitiveClass } from '@previrt/isa';
+import { classifyAtt, decode, instructionLength, splitAttOperands, splitAttStatement, type SensitiveClass } from '@previrt/isa';
 import type { CpuMode } from './config.js';
 
 /** Text with, for each character, the offset in the source file it came from. */
@@ -154,25 +153,6 @@ export function evalConstExpr(src: string): number | null {
   }
   const v = expr(0);
   return pos === tokens.length ? v : null;
-}
-
-// ---------------------------------------------------------------------------------------------------
-// The isa decoder (contract: decode(bytes, offset, mode, address?) → DecodedInstruction).
-
-interface DecodedLike {
-  length: number;
-  valid: boolean;
-  mnemonic: string;
-  operandText: string;
-  sensitive: SensitiveClass | null;
-}
-type DecodeFn = (bytes: Uint8Array, offset: number, mode: CpuMode, address?: number) => DecodedLike;
-
-const decodeFn: DecodeFn | undefined = (isa as unknown as { decode?: DecodeFn }).decode;
-
-/** Whether @previrt/isa exports its decoder yet (without it .byte encodings cannot be classified). */
-export function decoderAvailable(): boolean {
-  return typeof decodeFn === 'function';
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -416,14 +396,15 @@ export function scanAsmText(t: MappedText, opts: AsmScanOptions): AsmItem[] {
 function decodeRun(
   run: { value: number | null; stmt: Statement }[], mode: CpuMode, items: AsmItem[], src: (i: number) => number,
 ): void {
-  if (!decodeFn) return;
   let known = run.findIndex((b) => b.value === null);
   if (known < 0) known = run.length;
   const bytes = Uint8Array.from(run.slice(0, known).map((b) => b.value!));
   let off = 0;
   while (off < bytes.length) {
-    const insn = decodeFn(bytes, off, mode, off);
-    if (insn.length <= 0 || off + insn.length > bytes.length) return; // runs into a symbolic byte or the end
+    // An instruction that runs into a symbolic byte or past the run cannot be classified.
+    if (instructionLength(bytes, off, mode) < 0) return;
+    const insn = decode(bytes, off, mode, off);
+    if (insn.length <= 0 || off + insn.length > bytes.length) return;
     if (insn.valid && insn.sensitive) {
       const stmt = run[off]!.stmt;
       const lastStmt = run[off + insn.length - 1]!.stmt;

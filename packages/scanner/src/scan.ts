@@ -16,6 +16,7 @@ import {
   collapsePercent, concatMapped, DATA_DIRECTIVE_RE, mapped, scanAsmText, unescapeCString, type AsmItem, type MappedText,
 } from './asm.js';
 import type { AccessHelperSpec, CpuMode, EntryLevel, LintConfig, MmioAccessorSpec } from './config.js';
+import { includeEdit } from './fix.js';
 import type { CParser, SyntaxNode } from './parser.js';
 import { ruleInfo, type Severity } from './rules.js';
 import { globToRegexSource, hasTopLevelComma, LineIndex, nameMatcher, splitTopLevelCommas } from './text.js';
@@ -25,6 +26,8 @@ export interface TextEdit {
   start: number;
   end: number;
   text: string;
+  /** The same range as 1-based lines and columns (set once the file's lines are known). */
+  range?: { startLine: number; startColumn: number; endLine: number; endColumn: number };
 }
 
 export interface Fix {
@@ -64,6 +67,8 @@ export interface FileScan {
   structEntryTypes: string[];
   /** Whether the file includes previrt/annotate.h already. */
   includesAnnotateHeader: boolean;
+  /** The edit that adds `#include <previrt/annotate.h>`, when a fix needs it and the file lacks it. */
+  includeEdit?: TextEdit;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -440,10 +445,13 @@ class CScan {
       }
     }
     const seen = new Set<string>();
+    // Data from an object-like macro (`asm(ASM_UD2)`) is reported at the macro's definition instead.
+    const macroPieces = new Set(pieces.filter((p) => p.type === 'identifier').map((p) => p.startIndex));
     for (const args of expansions) {
       let t = this.templateText(pieces, args);
       if (extended) t = collapsePercent(t);
       for (const item of scanAsmText(t, { mode, instructions: true })) {
+        if (item.kind === 'hidden' && macroPieces.has(item.start)) continue;
         const key = `${item.kind}:${item.start}:${item.kind === 'marker' ? item.off : item.cls.name}`;
         if (seen.has(key)) continue;
         seen.add(key);
@@ -1177,9 +1185,17 @@ function finish(
     findings.push(finding);
   }
   findings.sort((a, b) => a.start - b.start || a.end - b.end || a.rule.localeCompare(b.rule));
+  const withRange = (e: TextEdit): TextEdit => {
+    const s = lines.position(e.start);
+    const t = lines.position(e.end);
+    return { ...e, range: { startLine: s.line, startColumn: s.column, endLine: t.line, endColumn: t.column } };
+  };
+  for (const f of findings) if (f.fix) f.fix = { ...f.fix, edits: f.fix.edits.map(withRange) };
+  const includesAnnotateHeader = ANNOTATE_INCLUDE_RE.test(text);
+  const fixStarts = findings.filter((f) => f.fix && !f.suppressed).flatMap((f) => f.fix!.edits.map((e) => e.start));
   return {
-    file, bytes, findings, ...extra,
-    includesAnnotateHeader: ANNOTATE_INCLUDE_RE.test(text),
+    file, bytes, findings, ...extra, includesAnnotateHeader,
+    ...(!includesAnnotateHeader && fixStarts.length > 0 ? { includeEdit: withRange(includeEdit(text, Math.min(...fixStarts))) } : {}),
   };
 }
 
