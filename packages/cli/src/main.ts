@@ -9,6 +9,7 @@ import { headerCommand } from './commands/header.js';
 import { ldscriptCommand } from './commands/ldscript.js';
 import { runCommand } from './commands/run.js';
 import { decodeCommand } from './commands/decode.js';
+import { lintCommand } from './commands/lint.js';
 
 const COMMANDS: CommandModule<any, any>[] = [
   rewriteCommand,
@@ -18,6 +19,7 @@ const COMMANDS: CommandModule<any, any>[] = [
   ldscriptCommand,
   runCommand,
   decodeCommand,
+  lintCommand,
 ];
 
 /** Reports a failure as one line on stderr and sets the exit code; never prints a host stack trace. */

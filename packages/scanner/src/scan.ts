@@ -1055,7 +1055,8 @@ class CScan {
             why = ' (not fixed automatically: the address has side effects)';
             value = '';
           } else {
-            value = `${readKind.macro}${suffix}(${ptr}) ${binop} (${this.t(right).trim()})`;
+            const simple = ['identifier', 'number_literal', 'parenthesized_expression', 'call_expression', 'field_expression', 'subscript_expression'].includes(right.type);
+            value = `${readKind.macro}${suffix}(${ptr}) ${binop} ${simple ? this.t(right).trim() : `(${this.t(right).trim()})`}`;
           }
         }
         if (value !== '') {
