@@ -44,5 +44,5 @@ export function normalizeObjdump(text: string): string {
 }
 
 export function run(cmd: string, args: string[], opts: { maxBuffer?: number; cwd?: string } = {}): string {
-  return execFileSync(cmd, args, { maxBuffer: opts.maxBuffer ?? 1 << 30, cwd: opts.cwd }).toString();
+  return execFileSync(cmd, args, { maxBuffer: opts.maxBuffer ?? 1 << 30, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 }
