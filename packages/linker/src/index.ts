@@ -6,3 +6,4 @@ export * from './header.js';
 export * from './ldscript.js';
 export * from './elf/constants.js';
 export * from './elf/reader.js';
+export * from './elf/writer.js';
