@@ -262,7 +262,9 @@ static int assembler_role(int argc, char **argv) {
           code = 1;
         }
       } else {
+        /* GNU as deletes its object file when it fails: so does the drop-in. */
         unlink(rename_from);
+        unlink(rename_to);
       }
     }
   }

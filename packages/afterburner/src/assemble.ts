@@ -157,18 +157,42 @@ export function planAssembly(req: AsRequest): AsPlan {
   let anySites = false;
   const rewritten: (string | null)[] = [];
   let errors = 0;
-  inputs.forEach((input, k) => {
-    if (input.text === null || skip) { rewritten.push(null); return; }
-    const r = rewrite(input.text, {
-      elfClass: parsed.elfClass, fileName: input.name, labelTag: inputs.length > 1 ? String(k) : '',
+  const includeDirs = includeDirectories(parsed.args);
+  // Temporary files, and what they stand for (for -MD output).
+  const temps: [string, string][] = [];
+  const writeTemp = (name: string, text: string, keepAs: string | null): string => {
+    const file = keepAs ?? path.join(tmpDir, `previrt-as-${process.pid}-${randomBytes(4).toString('hex')}-${temps.length}.s`);
+    // The line marker keeps the assembler's file name and line numbers those of the original.
+    fs.writeFileSync(file, `# 1 "${name.replace(/["\\]/g, '\\$&')}"\n${text}`, { encoding: 'latin1', mode: 0o644 });
+    if (keepAs === null) plan.unlink.push(file);
+    temps.push([file, name]);
+    return file;
+  };
+  const rewriteText = (name: string, text: string, tag: string, depth: number): string | null => {
+    let includes = 0;
+    const r = rewrite(text, {
+      elfClass: parsed.elfClass, fileName: name, labelTag: tag,
+      // An included file with sites is included through a rewritten copy; GNU as looks for it in
+      // the current directory, then in each -I directory.
+      include: depth > 8 ? undefined : (file) => {
+        const found = [req.cwd, ...includeDirs].map((d) => path.resolve(req.cwd, d, file)).find((f) => fs.existsSync(f) && fs.statSync(f).isFile());
+        if (!found) return null;
+        const sub = rewriteText(file, fs.readFileSync(found, 'latin1'), `${tag}i${includes++}`, depth + 1);
+        return sub === null ? null : writeTemp(file, sub, null);
+      },
     });
     for (const d of r.diagnostics) {
       plan.message += formatDiagnostic(d);
       if (d.severity === 'error') errors++;
     }
     plan.sites.push(...r.sites);
-    if (r.sites.length > 0) anySites = true;
-    rewritten.push(r.sites.length > 0 ? r.text : null);
+    const changed = r.text !== text;
+    if (changed) anySites = true;
+    return changed ? r.text : null;
+  };
+  inputs.forEach((input, k) => {
+    if (input.text === null || skip) { rewritten.push(null); return; }
+    rewritten.push(rewriteText(input.name, input.text, inputs.length > 1 ? `t${k}` : '', 0));
   });
   if (errors > 0) {
     plan.exitCode = 1;
@@ -176,25 +200,19 @@ export function planAssembly(req: AsRequest): AsPlan {
     return plan;
   }
 
-  const depReplace: [string, string][] = [[outTmp, parsed.output]];
   if (anySites || parsed.keepTemps) {
     const keepBase = outAbs.replace(/\.[^./]*$/, '');
     inputs.forEach((input, k) => {
       if (input.text === null) return;
-      const text = rewritten[k] ?? input.text;
-      const file = parsed.keepTemps
-        ? `${keepBase}.previrt${inputs.length > 1 ? `.${k}` : ''}.s`
-        : path.join(tmpDir, `previrt-as-${process.pid}-${randomBytes(4).toString('hex')}-${k}.s`);
-      // The line marker keeps the assembler's file name and line numbers those of the original.
-      fs.writeFileSync(file, `# 1 "${input.name.replace(/["\\]/g, '\\$&')}"\n${text}`, { encoding: 'latin1', mode: 0o644 });
-      if (!parsed.keepTemps) plan.unlink.push(file);
+      const keepAs = parsed.keepTemps ? `${keepBase}.previrt${inputs.length > 1 ? `.${k}` : ''}.s` : null;
+      const file = writeTemp(input.name, rewritten[k] ?? input.text, keepAs);
       if (input.index < 0) plan.args.push(file);
       else plan.args[input.index + shift] = file;
-      depReplace.push([file, input.name]);
     });
   } else if (usesStdin) {
     plan.stdinFrom = req.stdinFile!;
   }
+  const depReplace: [string, string][] = [[outTmp, parsed.output], ...temps];
   if (parsed.dependencyFile !== null) {
     plan.fixDependencies = { file: path.resolve(req.cwd, parsed.dependencyFile), replace: depReplace };
   }
@@ -247,7 +265,11 @@ export function cleanup(plan: AsPlan, success: boolean): void {
   if (plan.rename) {
     const [from, to] = plan.rename;
     if (success) fs.renameSync(from, to);
-    else fs.rmSync(from, { force: true });
+    else {
+      // GNU as deletes its object file when it fails: so does the drop-in.
+      fs.rmSync(from, { force: true });
+      fs.rmSync(to, { force: true });
+    }
   }
   if (success && plan.fixDependencies) {
     try {
@@ -259,4 +281,15 @@ export function cleanup(plan: AsPlan, success: boolean): void {
     }
   }
   for (const f of plan.unlink) fs.rmSync(f, { force: true });
+}
+
+/** The -I directories of a GNU as command line, in order. */
+function includeDirectories(args: readonly string[]): string[] {
+  const dirs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-I' && i + 1 < args.length) dirs.push(args[++i]!);
+    else if (a.startsWith('-I') && a.length > 2) dirs.push(a.slice(2));
+  }
+  return dirs;
 }

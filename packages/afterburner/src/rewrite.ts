@@ -22,6 +22,11 @@ export interface RewriteOptions {
   fileName?: string;
   /** Distinguishes the labels of inputs that are assembled together (`as a.s b.s`). */
   labelTag?: string;
+  /**
+   * Called for each `.include "file"`: returns the name to include instead (a rewritten copy), or
+   * null to leave the directive alone. Without it, included files are not looked at.
+   */
+  include?: (file: string, line: number) => string | null;
 }
 
 export interface Site {
@@ -179,6 +184,17 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
           case '.intel_syntax': intel = true; break;
           case '.att_syntax': intel = false; break;
           case '.end': if (bodies.length === 0) ended = true; break;
+          case '.include': {
+            if (!options.include || off) break;
+            const m = /^\s*"((?:[^"\\]|\\.)*)"/.exec(parsed.rest);
+            if (!m) break;
+            const replacement = options.include(m[1]!, ln + 1);
+            if (replacement === null) break;
+            const q = line.indexOf('"', parsed.at);
+            edits ??= [];
+            edits.push([q, `"${replacement.replace(/["\\]/g, '\\$&')}"\u0000${m[0].trim().length}`]);
+            break;
+          }
           case '.set': case '.equ': {
             const v = offMarkerValue(parsed.rest);
             if (v !== null) off = v;
@@ -239,7 +255,10 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       let out = line;
       for (let k = edits.length - 1; k >= 0; k--) {
         const [at, text] = edits[k]!;
-        out = out.slice(0, at) + text + out.slice(at);
+        // `text\0n` replaces n characters (an include's file name); plain text is inserted.
+        const nul = text.indexOf('\u0000');
+        const cut = nul < 0 ? 0 : Number(text.slice(nul + 1));
+        out = out.slice(0, at) + (nul < 0 ? text : text.slice(0, nul)) + out.slice(at + cut);
       }
       lines[ln] = out;
       changed = true;

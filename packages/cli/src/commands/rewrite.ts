@@ -40,6 +40,8 @@ export const rewriteCommand: CommandModule<object, RewriteArgs> = {
     .example('$0 rewrite foo.s -o foo.pv.s --32', 'rewrite one file for an i386 object')
     .example('gcc -S -o - foo.c | $0 rewrite - --64 > foo.s', 'as a filter'),
   handler: (args) => {
+    // yargs hands a lone '-' positional over as ''.
+    if (args.input === '') args.input = '-';
     let source: string;
     try {
       source = fs.readFileSync(args.input === '-' ? 0 : args.input, 'latin1');
