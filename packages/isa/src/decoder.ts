@@ -46,6 +46,8 @@ const enum K { Insn = 0, Reg = 1, Mod = 2, Rm = 3, Pfx = 4, M64 = 5, Special = 6
 const enum Sp { Float, T38, T3A, VexC4, VexC5, Evex, Xop, Now3d }
 interface Insn {
   k: K.Insn; tmpl: string; ops: number[]; req: number; sens: SensitiveClass | null; group: InstructionGroup; mmxLike: boolean;
+  /** Whether the mnemonic template affects the length or validity (mandatory-prefix use, the Z macro). */
+  lengthPutop?: boolean;
 }
 interface Sw { k: K.Reg | K.Mod | K.Rm | K.Pfx | K.M64; c: (Node | null)[] }
 interface Special { k: K.Special; s: Sp }
@@ -154,10 +156,16 @@ function compile(raw: RawEntry, groupHint: InstructionGroup | null): Node | null
   throw new Error('opcode table: empty switch');
 }
 
+function markPutop(n: Node | null): void {
+  if (n === null) return;
+  if (n.k === K.Insn) n.lengthPutop = n.req !== 0 || n.tmpl.includes('Z') || n.tmpl === '(bad)';
+  else if (n.k !== K.Special && n.k !== K.PfxNone) n.c.forEach(markPutop);
+}
 const T1: (Node | null)[] = ONE_BYTE.map((e) => compile(e, null));
 const T2: (Node | null)[] = TWO_BYTE.map((e, i) => compile(e, SYSTEM_0F.has(i) ? 'system' : null));
 const T38: (Node | null)[] = THREE_BYTE_38.map((e) => compile(e, null));
 const T3A: (Node | null)[] = THREE_BYTE_3A.map((e) => compile(e, null));
+[T1, T2, T38, T3A].forEach((t) => t.forEach(markPutop));
 const BAD: Insn = { k: K.Insn, tmpl: '(bad)', ops: [], req: 0, sens: null, group: 'other', mmxLike: false };
 const FLOAT_MEM_NODES: Insn[] = FLOAT_MEM.map((name, i) => {
   const m = FLOAT_MEM_MODE[i]!;
@@ -1235,7 +1243,7 @@ function runInner(origSizeflag: number): number {
   } else {
     curGroup = entry.group;
     if (entry.mmxLike && (prefixes & P_DATA)) curGroup = 'sse';
-    putop(entry.tmpl, sizeflag);
+    if (text || entry.lengthPutop !== false) putop(entry.tmpl, sizeflag);
     hasSibCheck(sizeflag);
     const ops = entry.ops;
     for (let i = 0; i < ops.length; i++) {
