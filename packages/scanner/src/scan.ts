@@ -231,6 +231,14 @@ function argText(t: string): string {
   return hasTopLevelComma(s) ? `(${s})` : s;
 }
 
+/** ERROR and MISSING nodes in a (small) tree: how badly a macro body parsed. */
+function errorCount(n: SyntaxNode): number {
+  if (!n.hasError) return 0;
+  let count = n.type === 'ERROR' ? 1 : 0;
+  for (let i = 0; i < n.childCount; i++) count += errorCount(n.child(i)!);
+  return count;
+}
+
 function hasSideEffects(n: SyntaxNode): boolean {
   if (n.type === 'call_expression' || n.type === 'update_expression' || n.type === 'assignment_expression') return true;
   for (let i = 0; i < n.namedChildCount; i++) {
@@ -247,6 +255,7 @@ class CScan {
   readonly structEntryTypes = new Set<string>();
   private readonly root: SyntaxNode;
   private readonly symbols = new Map<string, Sym[]>();
+  private readonly pendingSymbols: Sym[] = [];
   private readonly asmDone = new Set<number>();
   private readonly stringsDone = new Set<number>();
   private readonly macrosDone = new Set<number>();
@@ -259,10 +268,10 @@ class CScan {
     private readonly parser: CParser,
     private readonly cc: CompiledConfig,
     private readonly objectMacros: () => Map<string, MappedText>,
-    private readonly macro?: MacroContext,
-    root?: SyntaxNode,
+    private readonly macro: MacroContext | undefined,
+    root: SyntaxNode,
   ) {
-    this.root = root ?? parser.parse(text).rootNode;
+    this.root = root;
   }
 
   private t(n: SyntaxNode): string {
@@ -370,10 +379,13 @@ class CScan {
     let tree = this.parser.parse(snippet);
     if (tree.rootNode.hasError) {
       const top = this.parser.parse(prepared);
-      if (!top.rootNode.hasError) {
+      if (!top.rootNode.hasError || errorCount(top.rootNode) < errorCount(tree.rootNode)) {
+        tree.delete?.();
         snippet = prepared;
         shift = 0;
         tree = top;
+      } else {
+        top.delete?.();
       }
     }
     for (const [off, p] of stringifiedAt) ctx.stringified.set(off + shift, p);
@@ -387,7 +399,11 @@ class CScan {
         sub.setterDefs.push({ name, level, nameNode, body: null, macro: true });
       }
     }
-    sub.run();
+    try {
+      sub.run();
+    } finally {
+      tree.delete?.();
+    }
     const delta = arg.startIndex - shift;
     for (const f of sub.findings) {
       const moved: RawFinding = { ...f, start: f.start + delta, end: f.end + delta };
@@ -768,37 +784,71 @@ class CScan {
 
   addSymbol(s: Sym): void {
     const list = this.symbols.get(s.name);
-    if (list) list.push(s);
-    else this.symbols.set(s.name, [s]);
+    if (list) {
+      if (list.some((o) => o.from === s.from && o.to === s.to && o.kind === s.kind)) return;
+      list.push(s);
+    } else {
+      this.symbols.set(s.name, [s]);
+    }
+    this.pendingSymbols.push(s);
   }
 
   private findUses(): void {
-    for (const [name, syms] of this.symbols) {
+    // A worklist: following a use can declare an alias (`u32 *tmp = (u32 *)pmdp;`), itself a symbol.
+    for (let i = 0; i < this.pendingSymbols.length; i++) {
+      const sym = this.pendingSymbols[i]!;
+      const name = sym.name;
+      const syms = this.symbols.get(name)!;
       const re = new RegExp(`\\b${name}\\b`, 'g');
-      const from = Math.min(...syms.map((s) => s.from));
-      re.lastIndex = from;
+      re.lastIndex = sym.from;
       let m: RegExpExecArray | null;
-      while ((m = re.exec(this.text)) !== null) {
+      while ((m = re.exec(this.text)) !== null && m.index < sym.to) {
         const at = m.index;
         let best: Sym | undefined;
         for (const s of syms) {
           if (at >= s.from && at < s.to && (!best || s.to - s.from < best.to - best.from)) best = s;
         }
-        if (!best) continue;
+        if (best !== sym) continue;
         const node = this.nodeAt(at, at + name.length);
         if (node.startIndex !== at || node.endIndex !== at + name.length) continue;
         const parent = node.parent;
         if (!parent) continue;
-        if (best.kind === 'var' && node.type === 'identifier') {
-          this.climb(node, best.type);
-        } else if (best.kind === 'field' && node.type === 'field_identifier' && parent.type === 'field_expression') {
-          if (same(parent.childForFieldName('field'), node)) this.climb(parent, best.type);
-        } else if (best.kind === 'fn' && node.type === 'identifier' && parent.type === 'call_expression'
+        if (sym.kind === 'var' && node.type === 'identifier') {
+          this.climb(node, sym.type);
+        } else if (sym.kind === 'field' && node.type === 'field_identifier' && parent.type === 'field_expression') {
+          if (same(parent.childForFieldName('field'), node)) this.climb(parent, sym.type);
+        } else if (sym.kind === 'fn' && node.type === 'identifier' && parent.type === 'call_expression'
           && same(parent.childForFieldName('function'), node)) {
-          this.climb(parent, best.type);
+          this.climb(parent, sym.type);
         }
       }
     }
+  }
+
+  /** `T *alias = <entry or register pointer>;` or `alias = <pointer>;`: the alias points there too. */
+  private declareAlias(p: SyntaxNode, cur: SyntaxNode, t: ValType): void {
+    if (p.type === 'init_declarator') {
+      if (!same(p.childForFieldName('value'), cur)) return;
+      let d = p.childForFieldName('declarator');
+      let depth = 0;
+      while (d && d.type === 'pointer_declarator') {
+        depth++;
+        d = d.childForFieldName('declarator');
+      }
+      if (!d || d.type !== 'identifier' || depth !== t.depth) return;
+      let scope: SyntaxNode | null = p.parent;
+      while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
+      const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
+      this.addSymbol({ name: this.t(d), type: { ...t }, kind: 'var', from: d.endIndex, to });
+      return;
+    }
+    // An assignment to a plain variable: from here to the end of the enclosing block.
+    const left = p.childForFieldName('left');
+    if (!left || left.type !== 'identifier' || !same(p.childForFieldName('right'), cur) || operatorOf(p) !== '=') return;
+    let scope: SyntaxNode | null = p.parent;
+    while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
+    const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
+    this.addSymbol({ name: this.t(left), type: { ...t }, kind: 'var', from: p.endIndex, to });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -868,6 +918,10 @@ class CScan {
         case 'argument_list':
           if (t.depth === 1) this.helperAccess(p, cur, t, 'pointer');
           return;
+        case 'init_declarator':
+        case 'assignment_expression':
+          this.declareAlias(p, cur, t);
+          return;
         default:
           return;
       }
@@ -933,12 +987,11 @@ class CScan {
     if (p.type === 'argument_list') {
       if (this.helperAccess(p, lv, t, 'lvalue')) return;
     }
-    if (p.type === 'gnu_asm_output_operand') {
-      this.report(lv, t, 'asm-write', p, null);
-      return;
-    }
-    if (p.type === 'gnu_asm_input_operand') {
-      this.report(lv, t, 'asm-read', p, null);
+    // An inline asm operand: the asm instruction does the access. For entries that is still a
+    // page-table access; a volatile memory operand of asm is usually a cache or fence operand
+    // (clflush), not a device register, so it is not reported.
+    if (p.type === 'gnu_asm_output_operand' || p.type === 'gnu_asm_input_operand') {
+      if (t.entry) this.report(lv, t, p.type === 'gnu_asm_output_operand' ? 'asm-write' : 'asm-read', p, null);
       return;
     }
     this.report(lv, t, 'read', p, null);
@@ -1078,6 +1131,24 @@ class CScan {
   // -------------------------------------------------------------------------------------------------
   // Setters whose store the scanner could not see.
 
+  /** Names of the pointer parameters of the function whose name is `nameNode`. */
+  private pointerParams(nameNode: SyntaxNode): string[] {
+    const fdecl = nameNode.parent;
+    const list = fdecl?.childForFieldName('parameters');
+    const out: string[] = [];
+    if (!list) return out;
+    for (let i = 0; i < list.namedChildCount; i++) {
+      let d = list.namedChild(i)!.childForFieldName('declarator');
+      let ptr = false;
+      while (d && (d.type === 'pointer_declarator' || d.type === 'array_declarator')) {
+        ptr = true;
+        d = d.childForFieldName('declarator');
+      }
+      if (ptr && d && d.type === 'identifier') out.push(this.t(d));
+    }
+    return out;
+  }
+
   private checkSetters(): void {
     for (const s of this.setterDefs) {
       const from = s.macro ? 0 : s.body ? s.body.startIndex : s.nameNode.startIndex;
@@ -1089,6 +1160,9 @@ class CScan {
       const calls = [...bodyText.matchAll(/\b([A-Za-z_]\w*)\s*\(/g)].map((m) => m[1]!);
       if (calls.some((c) => c !== s.name && (this.cc.isPteSetter(c) || this.cc.isPdeSetter(c) || this.cc.helpers.has(c)))) continue;
       if (s.macro) continue; // a macro that only computes values is not a store
+      if (!s.body || s.body.namedChildCount === 0) continue; // an empty setter (a folded level) stores nothing
+      const params = this.pointerParams(s.nameNode);
+      if (!params.some((p) => new RegExp(`\\b${p}\\b`).test(bodyText))) continue;
       const kind = memKind(`${s.level}-set`);
       this.add({
         rule: kind.name,
@@ -1109,6 +1183,7 @@ interface Suppressions {
 
 function suppressionsOf(text: string, lines: LineIndex, extraMarkers: { start: number; off: boolean }[]): Suppressions {
   const markers: { at: number; off: boolean }[] = extraMarkers.map((m) => ({ at: m.start, off: m.off }));
+  if (!text.includes('previrt') && !text.includes('PV_NO_AFTERBURN')) return { regions: [], ignores: [] };
   const re = /\bPV_NO_AFTERBURN_(BEGIN|END)\b|\.set\s+\.Lprevirt_off\s*,\s*(\d+)|#\s*previrt:(off|on)\b/g;
   let m: RegExpExecArray | null;
   while ((m = re.exec(text)) !== null) {
@@ -1163,6 +1238,8 @@ function finish(
   file: string, text: string, bytes: number, raw: RawFinding[], cc: CompiledConfig, markers: { start: number; off: boolean }[],
   extra: Pick<FileScan, 'annotatedDefinitions' | 'structEntryTypes'>,
 ): FileScan {
+  const includesAnnotateHeader = text.includes('previrt/annotate.h') && ANNOTATE_INCLUDE_RE.test(text);
+  if (raw.length === 0) return { file, bytes, findings: [], ...extra, includesAnnotateHeader };
   const lines = new LineIndex(text);
   const sup = suppressionsOf(text, lines, markers);
   const findings: Finding[] = [];
@@ -1192,7 +1269,6 @@ function finish(
     return { ...e, range: { startLine: s.line, startColumn: s.column, endLine: t.line, endColumn: t.column } };
   };
   for (const f of findings) if (f.fix) f.fix = { ...f.fix, edits: f.fix.edits.map(withRange) };
-  const includesAnnotateHeader = ANNOTATE_INCLUDE_RE.test(text);
   const fixStarts = findings.filter((f) => f.fix && !f.suppressed).flatMap((f) => f.fix!.edits.map((e) => e.start));
   return {
     file, bytes, findings, ...extra, includesAnnotateHeader,
@@ -1203,8 +1279,13 @@ function finish(
 /** Scans one C source or header. */
 export function scanCSource(file: string, text: string, parser: CParser, cc: CompiledConfig, bytes = text.length): FileScan {
   let macros: Map<string, MappedText> | undefined;
-  const scan = new CScan(text, parser, cc, () => (macros ??= stringMacros(text)));
-  scan.run();
+  const tree = parser.parse(text);
+  const scan = new CScan(text, parser, cc, () => (macros ??= stringMacros(text)), undefined, tree.rootNode);
+  try {
+    scan.run();
+  } finally {
+    tree.delete?.(); // web-tree-sitter trees live in wasm memory until deleted
+  }
   return finish(file, text, bytes, scan.findings, cc, [], {
     annotatedDefinitions: [...scan.annotated].sort(),
     structEntryTypes: [...scan.structEntryTypes].sort(),
