@@ -1,0 +1,120 @@
+// The test kernel in fixtures/kernel on QEMU, the reference machine: builds it with make, boots
+// `test=all` in three machine configurations (one CPU; two sockets, so that SeaBIOS lists two
+// processors in the MP table; apic=off, the 8259-only path), checks every self-test line, the
+// summary, the exit status through isa-debug-exit and that two runs are byte-identical; then the
+// failure paths (no disk, an unknown test) and every bench= workload.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const kernelDir = join(root, 'fixtures/kernel');
+let build: string;
+
+/** QEMU's exit status for a guest that wrote `code` to isa-debug-exit. */
+const exitStatus = (code: number) => (code << 1) | 1;
+
+interface Run { stdout: string; status: number | null; stderr: string }
+
+function boot(cmdline: string, opts: { smp?: string; disk?: boolean; machine?: string[] } = {}): Run {
+  const args = ['-kernel', join(build, 'kernel.elf'), '-append', cmdline, '-serial', 'stdio', '-display', 'none',
+    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-smp', opts.smp ?? '1', ...(opts.machine ?? [])];
+  if (opts.disk !== false) {
+    // Each run gets its own copy: QEMU locks the image, and the disk test writes to it.
+    const image = join(build, `disk-${process.pid}-${Math.random().toString(36).slice(2)}.img`);
+    copyFileSync(join(build, 'disk.img'), image);
+    args.push('-drive', `file=${image},format=raw,if=ide`);
+  }
+  const r = spawnSync('qemu-system-i386', args, { encoding: 'utf8', timeout: 60_000 });
+  if (r.error) throw r.error;
+  return { stdout: r.stdout, status: r.status, stderr: r.stderr };
+}
+
+/** The self-tests in the order of the table in selftest.c, and which need an APIC. */
+function selftestTable(): { name: string; needs: 'apic' | 'ioapic' | null }[] {
+  const src = readFileSync(join(kernelDir, 'src/selftest.c'), 'utf8');
+  const table = src.slice(src.indexOf('static const struct selftest tests[]'));
+  const rows = [...table.matchAll(/\{ "([a-z0-9-]+)", test_\w+, (NULL|have_apic|have_ioapic) \}/g)];
+  return rows.map((m) => ({ name: m[1]!, needs: m[2] === 'have_apic' ? 'apic' : m[2] === 'have_ioapic' ? 'ioapic' : null }));
+}
+
+beforeAll(() => {
+  build = mkdtempSync(join(tmpdir(), 'kernel-qemu-'));
+  execFileSync('make', ['-C', kernelDir, `BUILD=${build}`, '-j2', 'all', 'disk'], { stdio: 'pipe' });
+}, 300_000);
+afterAll(() => rmSync(build, { recursive: true, force: true }));
+
+describe.each([
+  ['one CPU', { smp: '1' }, '', true],
+  ['two sockets (two processors in the MP table)', { smp: '2,sockets=2,cores=1' }, '', true],
+  ['apic=off (8259 only)', { smp: '1' }, ' apic=off', false],
+])('test=all on QEMU, %s', (_label, machine, extra, apics) => {
+  let first: Run;
+
+  beforeAll(() => { first = boot(`test=all${extra}`, machine); });
+
+  test('prints PASS for every self-test in order, the summary, and exits with 0 through port 0xf4', () => {
+    const expected = selftestTable().filter((t) => apics || t.needs === null).map((t) => t.name);
+    expect(expected.length).toBeGreaterThanOrEqual(60);
+    const lines = first.stdout.split('\n');
+    expect(lines[0]).toBe(`previrt test kernel: test=all`);
+    expect(lines.slice(1, 1 + expected.length)).toEqual(expected.map((n) => `PASS ${n}`));
+    expect(lines.slice(1 + expected.length)).toEqual([`selftest: ${expected.length} passed, 0 failed`, '']);
+    expect(first.status).toBe(exitStatus(0));
+  });
+
+  test('a second run gives a byte-identical transcript', () => {
+    const second = boot(`test=all${extra}`, machine);
+    expect(second.status).toBe(first.status);
+    expect(second.stdout).toBe(first.stdout);
+  });
+});
+
+test('without arguments it runs the demo: MP tables as SeaBIOS builds them (one processor per socket), two ring-3 processes', () => {
+  for (const [smp, cpus] of [['1', 1], ['2', 1], ['2,sockets=2,cores=1', 2]] as const) {
+    const r = boot('', { smp });
+    expect(r.status).toBe(exitStatus(0));
+    expect(r.stdout).toMatch(new RegExp(`^mp: ${cpus} cpu\\(s\\), local APIC at fee00000, I/O APIC 0 at fec00000$`, 'm'));
+    expect(r.stdout).toContain('disk: QEMU HARDDISK, 2048 sectors\n');
+    expect(r.stdout).toContain('process 1: hello from ring 3 (cs=0x1b)\nprocess 2: hello from ring 3 (cs=0x1b)\n');
+  }
+});
+
+test('without a disk the ATA tests fail by name, the summary counts them, and the exit status says so', () => {
+  const r = boot('test=all', { disk: false });
+  const failed = r.stdout.split('\n').filter((l) => l.startsWith('FAIL '));
+  expect(failed.map((l) => l.split(':')[0])).toEqual(['FAIL ata-identify', 'FAIL ata-read', 'FAIL ata-read32', 'FAIL ata-write']);
+  expect(failed[0]).toContain('no disk on the primary IDE channel');
+  const passed = r.stdout.split('\n').filter((l) => l.startsWith('PASS ')).length;
+  expect(r.stdout).toContain(`selftest: ${passed} passed, 4 failed\n`);
+  expect(r.status).toBe(exitStatus(1));
+});
+
+test('test=<name>,<name> runs just those; an unknown name fails', () => {
+  const some = boot('test=lar,sysenter,rtc');
+  expect(some.stdout).toBe('previrt test kernel: test=lar,sysenter,rtc\nPASS lar\nPASS rtc\nPASS sysenter\nselftest: 3 passed, 0 failed\n');
+  expect(some.status).toBe(exitStatus(0));
+  const none = boot('test=no-such-test');
+  expect(none.stdout).toContain('FAIL no-such-test: no such test\nselftest: 0 passed, 1 failed\n');
+  expect(none.status).toBe(exitStatus(1));
+});
+
+test('every bench= workload runs to completion and prints its operation count and cycles', () => {
+  const r = boot('bench=all');
+  expect(r.status).toBe(exitStatus(0));
+  const lines = r.stdout.trimEnd().split('\n');
+  expect(lines[0]).toBe('previrt test kernel: bench=all');
+  const benches = lines.slice(1).map((l) => /^bench ([a-z]+): ops=(\d+) cycles=(\d+)$/.exec(l));
+  expect(benches.every((m) => m !== null)).toBe(true);
+  expect(benches.map((m) => m![1])).toEqual(['syscall', 'sysenter', 'irqflags', 'pagetable', 'pio', 'ctxsw', 'mixed']);
+  for (const m of benches) {
+    expect(Number(m![2])).toBeGreaterThan(0);
+    expect(Number(m![3])).toBeGreaterThan(0);
+  }
+  // One workload alone prints the same operation count as in the full run.
+  const one = boot('bench=ctxsw');
+  expect(one.stdout).toMatch(new RegExp(`^previrt test kernel: bench=ctxsw\\nbench ctxsw: ops=${benches[5]![2]} cycles=\\d+\\n$`));
+  expect(boot('bench=nonesuch').status).toBe(exitStatus(2));
+});
