@@ -50,6 +50,13 @@ export interface SensitiveClass {
    * by user code: recording them is an optimisation only.
    */
   readonly needsSite: boolean;
+  /**
+   * Code may depend on the bytes right after the instruction, so it must never be padded (and gets
+   * no site): int3 stands in for a longer instruction that the trap handler emulates (Linux's
+   * int3_emulate_call in text_poke_bp and its boot self-test returns to int3 + 5). Only for classes
+   * that are correct without a site (needsSite false).
+   */
+  readonly keepLayout?: boolean;
   /** Minimum site length in bytes (instruction plus padding): room for the longest in-place patch. */
   readonly siteSize: number;
   readonly att: AttMatch;
@@ -77,10 +84,11 @@ const CALL_SITE = 8;
 
 function insn(
   id: number, name: string, group: SensitiveGroup, privilege: PrivilegeBehaviour, att: AttMatch,
-  description: string, opts: { needsSite?: boolean; siteSize?: number } = {},
+  description: string, opts: { needsSite?: boolean; siteSize?: number; keepLayout?: boolean } = {},
 ): SensitiveClass {
   return {
     id, name, group, privilege, att, description,
+    ...(opts.keepLayout ? { keepLayout: true } : {}),
     needsSite: opts.needsSite ?? true,
     siteSize: opts.siteSize ?? CALL_SITE,
   };
@@ -165,7 +173,7 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
   insn(47, 'outs', 'io', 'faults-in-user', { mnemonics: [...suffixed('outs', 'bwl'), 'outsd'] }, 'write memory to an I/O port (string)'),
   // Traps and system calls.
   insn(48, 'int', 'trap', 'always-traps', { mnemonics: ['int'] }, 'software interrupt through the IDT', { needsSite: false }),
-  insn(49, 'int3', 'trap', 'always-traps', { mnemonics: ['int3'] }, 'breakpoint trap', { needsSite: false }),
+  insn(49, 'int3', 'trap', 'always-traps', { mnemonics: ['int3'] }, 'breakpoint trap', { needsSite: false, keepLayout: true }),
   insn(50, 'into', 'trap', 'always-traps', { mnemonics: ['into'] }, 'overflow trap', { needsSite: false }),
   insn(51, 'sysenter', 'trap', 'always-traps', { mnemonics: ['sysenter'] }, 'fast system call entry (user code)', { needsSite: false }),
   insn(52, 'sysexit', 'far-transfer', 'faults-in-user', { mnemonics: suffixed('sysexit', 'lq') }, 'fast system call return to ring 3'),
