@@ -112,11 +112,15 @@ echo
 echo "== sites in the hooked vmlinux"
 node "$repo/scripts/linux/records.mjs" "$work/hooked/vmlinux" || true
 echo
+echo "== no-op guarantee: plain vs hooked objects"
+if node "$repo/scripts/linux/compare-objects.mjs" "$work/plain" "$work/hooked"; then noop=yes; else noop=no; fi
+echo
 echo "== summary"
 echo "plain build:  ${plain_s} s"
 echo "hooked build: ${hooked_s} s"
 awk -v p="$plain_s" -v h="$hooked_s" 'BEGIN { printf "build-time ratio hooked/plain: %.3f\n", h / p }'
 echo ".config identical: $config_same"
+echo "objects without records byte-identical: $noop"
 echo "plain boot line:  ${plain_line:-<none>}"
 echo "hooked boot line: ${hooked_line:-<none>}"
 if [ -n "$plain_line" ] && [ "$plain_line" = "$hooked_line" ]; then

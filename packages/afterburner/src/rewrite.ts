@@ -227,7 +227,8 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         continue;
       }
       cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
-      if (cls === null || off) continue;
+      // keepLayout classes (int3) must not move the bytes after them: no site.
+      if (cls === null || off || cls.keepLayout) continue;
       const size = SITE_SIZE.get(cls.id)!;
       const repeated = bodies.length > 0;
       const names = repeated ? labels.numeric() : labels.named();
