@@ -7,6 +7,8 @@ import { asCommand } from './commands/as.js';
 import { ccCommand } from './commands/cc.js';
 import { headerCommand } from './commands/header.js';
 import { ldscriptCommand } from './commands/ldscript.js';
+import { checkCommand } from './commands/check.js';
+import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
 import { decodeCommand } from './commands/decode.js';
 import { lintCommand } from './commands/lint.js';
@@ -17,6 +19,8 @@ const COMMANDS: CommandModule<any, any>[] = [
   ccCommand,
   headerCommand,
   ldscriptCommand,
+  checkCommand,
+  inspectCommand,
   runCommand,
   decodeCommand,
   lintCommand,
