@@ -60,6 +60,14 @@ export interface LintConfig {
   mmio: {
     /** Report dereferences of pointers to volatile (casts of device addresses, volatile pointer variables). */
     volatile: boolean;
+    /**
+     * Address ranges [start, end) that hold devices. A volatile access through a constant address
+     * (a number, or a macro defined in the same file) is a device access only inside one of them;
+     * outside, it is ordinary memory (the BIOS data area, a test page).
+     */
+    deviceRanges: [number, number][];
+    /** Functions that return ordinary memory (the kernel's direct map, allocators): volatile accesses through them are not MMIO. */
+    memoryFunctions: string[];
     accessors: MmioAccessorSpec[];
   };
   /** Severity per rule id, or "off". */
@@ -83,7 +91,7 @@ function ioFamily(access: 'read' | 'write'): MmioAccessorSpec[] {
 
 export function defaultConfig(): LintConfig {
   return {
-    include: ['**/*.c', '**/*.h', '**/*.S'],
+    include: ['**/*.c', '**/*.h', '**/*.S', '**/*.s'],
     exclude: [],
     gitignore: true,
     mode: 32,
@@ -117,6 +125,13 @@ export function defaultConfig(): LintConfig {
     },
     mmio: {
       volatile: true,
+      // The legacy VGA/ROM window, and the I/O APIC, HPET and local APIC area up to 4 GiB.
+      deviceRanges: [[0xa0000, 0x100000], [0xfec00000, 0x100000000]],
+      memoryFunctions: [
+        'phys_to_virt', '__va', 'page_address', 'lowmem_page_address', 'kmap', 'kmap_local_page', 'kmap_atomic',
+        'kmalloc', 'kmalloc_*', 'kzalloc', 'kzalloc_*', 'kcalloc', 'kvmalloc', 'kvzalloc', 'vmalloc', 'vzalloc',
+        'malloc', 'calloc', 'alloca', '__builtin_alloca', 'memset', 'memcpy',
+      ],
       accessors: [
         ...mmioFamily('read', 'read'),
         ...mmioFamily('__raw_read', 'read'),
@@ -248,7 +263,18 @@ export function resolveConfig(raw: Json, source: string): LintConfig {
     const m = raw.mmio;
     const where = `${source}: mmio`;
     if (!isObject(m)) throw new ConfigError(`${where}: expected an object`);
-    checkKeys(m, ['volatile', 'accessors'], where);
+    checkKeys(m, ['volatile', 'deviceRanges', 'memoryFunctions', 'accessors'], where);
+    if (m.deviceRanges !== undefined) {
+      const bad = () => new ConfigError(`${where}.deviceRanges: expected an array of [start, end) pairs of numbers or "0x..." strings`);
+      if (!Array.isArray(m.deviceRanges)) throw bad();
+      config.mmio.deviceRanges = m.deviceRanges.map((r) => {
+        if (!Array.isArray(r) || r.length !== 2) throw bad();
+        const [a, b] = r.map((v) => (typeof v === 'string' && /^(0x[0-9a-f]+|\d+)$/i.test(v) ? Number(v) : v));
+        if (typeof a !== 'number' || typeof b !== 'number' || !(a >= 0) || !(b > a)) throw bad();
+        return [a, b] as [number, number];
+      });
+    }
+    if (m.memoryFunctions !== undefined) config.mmio.memoryFunctions = stringList(m.memoryFunctions, `${where}.memoryFunctions`);
     if (m.volatile !== undefined) {
       if (typeof m.volatile !== 'boolean') throw new ConfigError(`${where}.volatile: expected true or false`);
       config.mmio.volatile = m.volatile;

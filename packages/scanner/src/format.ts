@@ -16,8 +16,9 @@ export interface LintReport {
   files: FileScan[];
   /** Findings below this severity are left out of the report and of the exit status. */
   level: Severity;
-  /** Files whose text --fix changed. */
+  /** Files whose text --fix changed (or would change, with dryRun). */
   fixedFiles?: string[];
+  dryRun?: boolean;
 }
 
 export interface Summary {
@@ -196,7 +197,7 @@ export function summaryLine(report: LintReport, seconds: number): string {
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const parts = [plural(s.errors, 'error'), plural(s.warnings, 'warning')];
   if (severityRank(report.level) <= severityRank('note')) parts.push(plural(s.notes, 'note'));
-  const fixed = report.fixedFiles ? `, ${plural(report.fixedFiles.length, 'file')} fixed` : '';
+  const fixed = report.fixedFiles ? `, ${plural(report.fixedFiles.length, 'file')} ${report.dryRun ? 'to fix (dry run)' : 'fixed'}` : '';
   const sup = s.suppressed > 0 ? `, ${s.suppressed} suppressed` : '';
   return `previrt lint: ${parts.join(', ')}${sup}${fixed} in ${plural(s.files, 'file')} (${(s.bytes / 1e6).toFixed(1)} MB, ${seconds.toFixed(1)} s)`;
 }

@@ -136,7 +136,7 @@ export async function runLint(opts: LintOptions): Promise<LintResult> {
   }
   const report: LintReport = {
     toolVersion: TOOL_VERSION, parser: scanned.backend, root: opts.cwd, files: scans, level: opts.level,
-    ...(fixedFiles ? { fixedFiles } : {}),
+    ...(fixedFiles ? { fixedFiles } : {}), ...(opts.fix && opts.dryRun ? { dryRun: true } : {}),
   };
   return {
     report, backend: scanned.backend, jobs: scanned.jobs,

@@ -13,7 +13,7 @@
 // macro's uses in the same file. See the README for what the scanner cannot see.
 import { MEMORY_OPERATION_KINDS, SENSITIVE_BUILTINS, sensitiveBuiltin, type MemoryOperationKind } from '@previrt/isa';
 import {
-  collapsePercent, concatMapped, DATA_DIRECTIVE_RE, mapped, scanAsmText, unescapeCString, type AsmItem, type MappedText,
+  collapsePercent, concatMapped, DATA_DIRECTIVE_RE, evalConstExpr, mapped, scanAsmText, unescapeCString, type AsmItem, type MappedText,
 } from './asm.js';
 import type { AccessHelperSpec, CpuMode, EntryLevel, LintConfig, MmioAccessorSpec } from './config.js';
 import { includeEdit } from './fix.js';
@@ -82,6 +82,7 @@ export interface CompiledConfig {
   readonly helpers: ReadonlyMap<string, AccessHelperSpec>;
   mmioAccessor(name: string): MmioAccessorSpec | undefined;
   readonly annotationMacro: RegExp;
+  readonly isMemoryFunction: (name: string) => boolean;
   readonly trigger: RegExp;
   severity(rule: string, natural: Severity): Severity | 'off';
 }
@@ -121,6 +122,7 @@ export function compileConfig(config: LintConfig): CompiledConfig {
     helpers,
     mmioAccessor: (name) => exactMmio.get(name) ?? globMmio.find(([re]) => re.test(name))?.[1],
     annotationMacro,
+    isMemoryFunction: nameMatcher(config.mmio.memoryFunctions),
     trigger,
     severity: (rule, natural) => config.rules[rule] ?? natural,
   };
@@ -150,6 +152,8 @@ interface Sym {
   /** Uses are looked for in [from, to). */
   from: number;
   to: number;
+  /** A volatile pointer known to point at ordinary memory (kept only to answer addressKind). */
+  memory?: boolean;
 }
 
 const WIDTH_BY_TYPE: Record<string, number> = {
@@ -267,7 +271,7 @@ class CScan {
     readonly text: string,
     private readonly parser: CParser,
     private readonly cc: CompiledConfig,
-    private readonly objectMacros: () => Map<string, MappedText>,
+    private readonly file: FileContext,
     private readonly macro: MacroContext | undefined,
     root: SyntaxNode,
   ) {
@@ -389,7 +393,7 @@ class CScan {
       }
     }
     for (const [off, p] of stringifiedAt) ctx.stringified.set(off + shift, p);
-    const sub = new CScan(snippet, this.parser, this.cc, this.objectMacros, ctx, tree.rootNode);
+    const sub = new CScan(snippet, this.parser, this.cc, this.file, ctx, tree.rootNode);
     if (level) {
       // Untyped parameters of a setter macro that are dereferenced are entries by convention.
       for (const p of params) {
@@ -490,7 +494,7 @@ class CScan {
           parts.push(unescapeCString(this.t(p), p.startIndex));
         }
       } else if (p.type === 'identifier') {
-        const def = this.objectMacros().get(this.t(p));
+        const def = this.file.stringMacros().get(this.t(p));
         if (def) {
           parts.push({ text: def.text, map: def.text.split('').map(() => p.startIndex).concat(p.endIndex) });
         } else {
@@ -633,6 +637,87 @@ class CScan {
   }
 
   // -------------------------------------------------------------------------------------------------
+  // Where a volatile address points: a device, or ordinary memory (a test page, the BIOS data area,
+  // the kernel's direct map). Unknown addresses count as devices.
+
+  private constValue(e: SyntaxNode, depth = 0): number | null {
+    if (depth > 16) return null;
+    switch (e.type) {
+      case 'number_literal': {
+        const t = this.t(e).replace(/[uUlL]+$/, '');
+        const v = /^0[xX]/.test(t) ? parseInt(t.slice(2), 16) : /^0[0-7]+$/.test(t) ? parseInt(t, 8) : Number(t);
+        return Number.isFinite(v) ? v : null;
+      }
+      case 'identifier':
+        return this.file.intMacro(this.t(e));
+      case 'parenthesized_expression':
+        return e.namedChildCount === 1 ? this.constValue(e.namedChild(0)!, depth + 1) : null;
+      case 'cast_expression': {
+        const v = e.childForFieldName('value');
+        return v ? this.constValue(v, depth + 1) : null;
+      }
+      case 'binary_expression': {
+        const l = e.childForFieldName('left');
+        const r = e.childForFieldName('right');
+        const a = l ? this.constValue(l, depth + 1) : null;
+        const b = r ? this.constValue(r, depth + 1) : null;
+        if (a === null || b === null) return null;
+        switch (operatorOf(e)) {
+          case '+': return a + b;
+          case '-': return a - b;
+          case '*': return a * b;
+          case '|': return (a | b) >>> 0;
+          case '&': return (a & b) >>> 0;
+          case '<<': return a * 2 ** b;
+          case '>>': return Math.floor(a / 2 ** b);
+          default: return null;
+        }
+      }
+      default:
+        return null;
+    }
+  }
+
+  private inDeviceRange(v: number): boolean {
+    return this.cc.config.mmio.deviceRanges.some(([a, b]) => v >= a && v < b);
+  }
+
+  /** 'memory' when the address certainly is ordinary memory; 'device' otherwise. */
+  private addressKind(e: SyntaxNode, depth = 0): 'memory' | 'device' {
+    if (depth > 16) return 'device';
+    const c = this.constValue(e);
+    if (c !== null) return this.inDeviceRange(c) ? 'device' : 'memory';
+    switch (e.type) {
+      case 'parenthesized_expression':
+        return e.namedChildCount === 1 ? this.addressKind(e.namedChild(0)!, depth + 1) : 'device';
+      case 'cast_expression': {
+        const v = e.childForFieldName('value');
+        return v ? this.addressKind(v, depth + 1) : 'device';
+      }
+      case 'pointer_expression':
+        return operatorOf(e) === '&' ? 'memory' : 'device';
+      case 'binary_expression': {
+        // The pointer is the operand that is not a constant offset.
+        const l = e.childForFieldName('left');
+        const r = e.childForFieldName('right');
+        if (!l || !r) return 'device';
+        return this.constValue(l) !== null ? this.addressKind(r, depth + 1) : this.addressKind(l, depth + 1);
+      }
+      case 'call_expression': {
+        const f = e.childForFieldName('function');
+        return f && f.type === 'identifier' && this.cc.isMemoryFunction(this.t(f)) ? 'memory' : 'device';
+      }
+      case 'identifier': {
+        const syms = this.symbols.get(this.t(e));
+        if (!syms || syms.length === 0) return 'device';
+        return syms.every((sym) => sym.memory) ? 'memory' : 'device';
+      }
+      default:
+        return 'device';
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
   // Declarations of entry and volatile pointers.
 
   /** A type token (an entry type name, or `volatile`) in the tree: a declaration or a cast. */
@@ -655,7 +740,7 @@ class CScan {
         const type = this.descriptorType(n);
         if (type && type.depth >= 1 && (type.entry || type.volatile)) {
           const value = cast.childForFieldName('value');
-          if (type.volatile && !type.entry && value && this.isAddressOf(value)) return; // READ_ONCE-style
+          if (type.volatile && !type.entry && value && this.addressKind(value) === 'memory') return; // READ_ONCE-style, RAM
           this.climb(cast, type);
         }
       }
@@ -723,6 +808,7 @@ class CScan {
     let d: SyntaxNode | null = declarator;
     let init: SyntaxNode | null = null;
     let fn = false;
+    let array = false;
     while (d) {
       switch (d.type) {
         case 'init_declarator':
@@ -730,8 +816,12 @@ class CScan {
           d = d.childForFieldName('declarator');
           continue;
         case 'pointer_declarator':
+          depth++;
+          d = d.childForFieldName('declarator');
+          continue;
         case 'array_declarator':
           depth++;
+          array = true;
           d = d.childForFieldName('declarator');
           continue;
         case 'parenthesized_declarator':
@@ -750,7 +840,8 @@ class CScan {
     if (!d || depth === 0) return; // values are copies, not page-table or device memory
     const name = this.t(d);
     const type: ValType = { ...base, depth };
-    if (type.volatile && init && this.isAddressOf(init)) return;
+    // A volatile array is storage, and a volatile pointer set to ordinary memory is not a device.
+    const memory = type.volatile && (array || (init !== null && this.addressKind(init) === 'memory'));
     if (fn) {
       if (decl.type === 'function_definition' || decl.type === 'declaration') {
         this.addSymbol({ name, type, kind: 'fn', from: 0, to: this.text.length });
@@ -770,7 +861,7 @@ class CScan {
     let scope: SyntaxNode | null = decl.parent;
     while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
     const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
-    this.addSymbol({ name, type, kind: 'var', from: d.endIndex, to });
+    this.addSymbol({ name, type, kind: 'var', from: d.endIndex, to, ...(memory ? { memory: true } : {}) });
   }
 
   private functionBodyOfParam(param: SyntaxNode): SyntaxNode | null {
@@ -808,7 +899,7 @@ class CScan {
         for (const s of syms) {
           if (at >= s.from && at < s.to && (!best || s.to - s.from < best.to - best.from)) best = s;
         }
-        if (best !== sym) continue;
+        if (best !== sym || sym.memory) continue;
         const node = this.nodeAt(at, at + name.length);
         if (node.startIndex !== at || node.endIndex !== at + name.length) continue;
         const parent = node.parent;
@@ -1216,6 +1307,47 @@ function suppressionsOf(text: string, lines: LineIndex, extraMarkers: { start: n
 // ---------------------------------------------------------------------------------------------------
 // Entry points.
 
+/** What a file's own #defines say: string macros (asm text) and integer constants (addresses). */
+class FileContext {
+  private strings?: Map<string, MappedText>;
+  private ints?: Map<string, string>;
+  private readonly values = new Map<string, number | null>();
+
+  constructor(private readonly text: string) {}
+
+  stringMacros(): Map<string, MappedText> {
+    return (this.strings ??= stringMacros(this.text));
+  }
+
+  /** The value of an object-like macro that is an integer constant expression, if the file defines one. */
+  intMacro(name: string, depth = 0): number | null {
+    if (this.values.has(name)) return this.values.get(name)!;
+    if (!this.ints) {
+      this.ints = new Map();
+      const re = /^[ \t]*#[ \t]*define[ \t]+([A-Za-z_]\w*)[ \t]+([^\n]*?)[ \t]*(?:\/\*.*?\*\/|\/\/.*)?$/gm;
+      let m: RegExpExecArray | null;
+      while ((m = re.exec(this.text)) !== null) if (!this.ints.has(m[1]!)) this.ints.set(m[1]!, m[2]!);
+    }
+    const body = this.ints.get(name);
+    let value: number | null = null;
+    if (body !== undefined && depth < 4) {
+      let ok = true;
+      const expr = body
+        // Casts to integer types and integer suffixes do not change the value of an address.
+        .replace(/\(\s*(?:unsigned|signed|const|volatile|long|int|short|char|u8|u16|u32|u64|s32|uint\d+_t|uintptr_t|size_t|phys_addr_t|\s)+\s*\)/g, ' ')
+        .replace(/\b(0[xX][0-9a-fA-F]+|\d+)[uUlL]+\b/g, '$1')
+        .replace(/\b[A-Za-z_]\w*\b/g, (id) => {
+          const v = this.intMacro(id, depth + 1);
+          if (v === null) ok = false;
+          return v === null ? '0' : String(v);
+        });
+      value = ok ? evalConstExpr(expr) : null;
+    }
+    this.values.set(name, value);
+    return value;
+  }
+}
+
 /** Object-like macros whose body is only string literals (`#define ASM_CLAC ".byte 0x0f,0x01,0xca"`). */
 function stringMacros(text: string): Map<string, MappedText> {
   const out = new Map<string, MappedText>();
@@ -1278,9 +1410,8 @@ function finish(
 
 /** Scans one C source or header. */
 export function scanCSource(file: string, text: string, parser: CParser, cc: CompiledConfig, bytes = text.length): FileScan {
-  let macros: Map<string, MappedText> | undefined;
   const tree = parser.parse(text);
-  const scan = new CScan(text, parser, cc, () => (macros ??= stringMacros(text)), undefined, tree.rootNode);
+  const scan = new CScan(text, parser, cc, new FileContext(text), undefined, tree.rootNode);
   try {
     scan.run();
   } finally {
