@@ -112,10 +112,10 @@ describe('previrt decode on bad input', () => {
     const obj = assembleFixture('sensitive-i386', 32);
     const f = join(dir, 'truncated.o');
     writeFileSync(f, readFileSync(obj).subarray(0, 200));
-    expectUsageError(['decode', f], /truncated\.o: .*past the end of the file/);
+    expectUsageError(['decode', f], /truncated\.o: section header table .*runs past the end of the file/);
     const g = join(dir, 'header-only.o');
     writeFileSync(g, readFileSync(obj).subarray(0, 30));
-    expectUsageError(['decode', g], /header-only\.o: truncated ELF header/);
+    expectUsageError(['decode', g], /header-only\.o: ELF32 header .*runs past the end of the file \(30 bytes\)/);
   });
 
   test('a section pointing past the end of the file', () => {
@@ -127,7 +127,7 @@ describe('previrt decode on bad input', () => {
     dv.setUint32(shoff + 40 + 16, bytes.length + 0x1000, true);
     const f = join(dir, 'badsection.o');
     writeFileSync(f, bytes);
-    expectUsageError(['decode', f], /badsection\.o: section 1 .*extends past the end of the file/);
+    expectUsageError(['decode', f], /badsection\.o: section \[1\] .*runs past the end of the file/);
   });
 
   test('a directory, a missing file, a non-x86 ELF', () => {

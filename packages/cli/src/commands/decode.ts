@@ -1,84 +1,30 @@
 // `previrt decode <elf> [--sensitive] [--json] [--quiet]`: disassembles every executable section of an
 // ELF32 (i386) or ELF64 (x86-64) file with the @previrt/isa decoder, or lists only its sensitive
-// instructions.
+// instructions. The ELF file is read by the linker package's parseElf (the project's one ELF reader).
 import { readFileSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { decode, formatInstruction, type CpuMode } from '@previrt/isa';
+import {
+  parseElf, ElfError, type ElfFile, type ElfSymbol,
+  EM_386, EM_X86_64, ET_REL, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT,
+} from '@previrt/linker';
 import { CliError, EXIT_USAGE } from '../errors.js';
 
-// ---------------------------------------------------------------------------------------------
-// The smallest ELF reader this command needs (sections and symbols). The full reader is the linker
-// package's `parseElf`; this one is to be replaced by it once that is exported.
-export interface ElfSection { name: string; type: number; flags: number; addr: number; offset: number; size: number; index: number }
-export interface ElfSymbol { name: string; value: number; size: number; type: number; shndx: number }
-export interface MiniElf { is64: boolean; type: number; machine: number; sections: ElfSection[]; symbols: ElfSymbol[] }
-
-const SHT_NOBITS = 8, SHT_SYMTAB = 2, SHF_EXECINSTR = 4;
-const EM_386 = 3, EM_X86_64 = 62;
-
-export function readMiniElf(bytes: Uint8Array, file: string): MiniElf {
-  const fail = (what: string) => { throw new CliError(`${file}: ${what}`, EXIT_USAGE); };
-  if (bytes.length < 16 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) fail('not an ELF file (no \\x7fELF magic)');
-  const cls = bytes[4];
-  if (cls !== 1 && cls !== 2) fail(`not an ELF file (unknown class ${cls})`);
-  if (bytes[5] !== 1) fail('big-endian ELF is not x86 (expected little-endian data)');
-  const is64 = cls === 2;
-  const ehsize = is64 ? 64 : 52;
-  if (bytes.length < ehsize) fail(`truncated ELF header (${bytes.length} bytes, expected at least ${ehsize})`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const u16 = (o: number) => dv.getUint16(o, true);
-  const u32 = (o: number) => dv.getUint32(o, true);
-  const addr = (o: number) => (is64 ? Number(dv.getBigUint64(o, true)) : u32(o));
-  const type = u16(16);
-  const machine = u16(18);
-  if (machine !== EM_386 && machine !== EM_X86_64) fail(`not an x86 ELF file (machine ${machine}; expected 3 (i386) or 62 (x86-64))`);
-  const shoff = addr(is64 ? 0x28 : 0x20);
-  const shentsize = u16(is64 ? 0x3a : 0x2e);
-  const shnum = u16(is64 ? 0x3c : 0x30);
-  const shstrndx = u16(is64 ? 0x3e : 0x32);
-  if (shnum === 0) fail('has no section header table (nothing to disassemble)');
-  if (shentsize < (is64 ? 64 : 40)) fail(`section header entries of ${shentsize} bytes (expected ${is64 ? 64 : 40})`);
-  if (shoff + shnum * shentsize > bytes.length) {
-    fail(`section header table (offset 0x${shoff.toString(16)}, ${shnum} entries) extends past the end of the file (${bytes.length} bytes): truncated?`);
+/** Parses `bytes` as an x86 ELF file with sections; any problem is a one-line usage error naming the file. */
+export function readX86Elf(bytes: Uint8Array, file: string): ElfFile {
+  let elf: ElfFile;
+  try {
+    elf = parseElf(bytes, file);
+  } catch (err) {
+    if (err instanceof ElfError) throw new CliError(err.message, EXIT_USAGE);
+    throw err;
   }
-  const raw: ElfSection[] = [];
-  const nameOffsets: number[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const o = shoff + i * shentsize;
-    nameOffsets.push(u32(o));
-    raw.push({
-      name: '', type: u32(o + 4), flags: is64 ? Number(dv.getBigUint64(o + 8, true)) : u32(o + 8),
-      addr: addr(is64 ? o + 16 : o + 12), offset: addr(is64 ? o + 24 : o + 16), size: addr(is64 ? o + 32 : o + 20), index: i,
-    });
+  const { machine } = elf.header;
+  if (machine !== EM_386 && machine !== EM_X86_64) {
+    throw new CliError(`${file}: not an x86 ELF file (machine ${machine}; expected ${EM_386} (i386) or ${EM_X86_64} (x86-64))`, EXIT_USAGE);
   }
-  for (const s of raw) {
-    if (s.type !== SHT_NOBITS && s.type !== 0 && s.offset + s.size > bytes.length) {
-      fail(`section ${s.index} (offset 0x${s.offset.toString(16)}, size 0x${s.size.toString(16)}) extends past the end of the file (${bytes.length} bytes)`);
-    }
-  }
-  if (shstrndx >= shnum) fail(`section-name table index ${shstrndx} is out of range (${shnum} sections)`);
-  const strtab = raw[shstrndx]!;
-  const cstr = (base: ElfSection, off: number): string => {
-    let end = base.offset + off;
-    const limit = base.offset + base.size;
-    if (end >= limit) return '';
-    while (end < limit && bytes[end] !== 0) end++;
-    return Buffer.from(bytes.subarray(base.offset + off, end)).toString('latin1');
-  };
-  raw.forEach((s, i) => { s.name = cstr(strtab, nameOffsets[i]!); });
-  const symbols: ElfSymbol[] = [];
-  for (const symtab of raw.filter((s) => s.type === SHT_SYMTAB)) {
-    const link = raw[u32(shoff + symtab.index * shentsize + (is64 ? 40 : 24))];
-    const entsize = is64 ? 24 : 16;
-    for (let o = symtab.offset + entsize; o + entsize <= symtab.offset + symtab.size; o += entsize) {
-      const nameOff = u32(o);
-      const sym = is64
-        ? { value: Number(dv.getBigUint64(o + 8, true)), size: Number(dv.getBigUint64(o + 16, true)), info: bytes[o + 4]!, shndx: u16(o + 6) }
-        : { value: u32(o + 4), size: u32(o + 8), info: bytes[o + 12]!, shndx: u16(o + 14) };
-      symbols.push({ name: link ? cstr(link, nameOff) : '', value: sym.value, size: sym.size, type: sym.info & 0xf, shndx: sym.shndx });
-    }
-  }
-  return { is64, type, machine, sections: raw, symbols };
+  if (elf.sections.length === 0) throw new CliError(`${file}: has no section header table (nothing to disassemble)`, EXIT_USAGE);
+  return elf;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -88,43 +34,44 @@ export interface DecodedSite {
   symbol: string | null; offset: number; section: string;
 }
 
+/** Symbol types that name code or data (the ones objdump labels and starts decoding afresh at). */
+const LABEL_TYPES = new Set([STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC]);
+
 /** Walks every executable section; calls `emit` per instruction (and `label` at each symbol). */
 export function disassembleElf(
-  bytes: Uint8Array, elf: MiniElf,
+  elf: ElfFile,
   emit: (site: DecodedSite, raw: Uint8Array) => void,
   label?: (section: string, address: number, name: string) => void,
   progress?: (done: number) => void,
 ): void {
-  const mode: CpuMode = elf.machine === EM_X86_64 ? 64 : 32;
-  const relocatable = elf.type === 1;
+  const mode: CpuMode = elf.header.machine === EM_X86_64 ? 64 : 32;
+  const relocatable = elf.header.type === ET_REL;
+  // Like objdump, a stripped file is labelled with its dynamic symbols.
+  const symbols: ElfSymbol[] = elf.symbols.length > 0 ? elf.symbols : elf.dynamicSymbols;
   for (const sec of elf.sections) {
     if (!(sec.flags & SHF_EXECINSTR) || sec.type === SHT_NOBITS || sec.size === 0) continue;
-    const data = bytes.subarray(sec.offset, sec.offset + sec.size);
+    const data = sec.data;
     const base = relocatable ? 0 : sec.addr;
-    // Symbols of this section (not section/file symbols), sorted; objdump starts decoding afresh at each.
-    const syms = elf.symbols
-      .filter((s) => s.shndx === sec.index && s.type !== 3 && s.type !== 4 && s.name !== '' && s.value - base >= 0 && s.value - base < sec.size)
-      .sort((a, b) => a.value - b.value || (a.type === 2 ? -1 : 1));
-    const starts = [...new Set(syms.map((s) => s.value - base))];
+    const where = (address: number) => elf.symbolAt(address, sec.index);
+    // Symbol addresses in this section, sorted: objdump decodes each symbol's range on its own.
+    const starts = [...new Set(symbols
+      .filter((s) => s.shndx === sec.index && LABEL_TYPES.has(s.type) && s.name !== '' && s.value >= base && s.value - base < sec.size)
+      .map((s) => s.value - base))].sort((a, b) => a - b);
     let si = 0;
-    let current: ElfSymbol | null = null;
     let off = 0;
-    let nextStart = starts.length ? starts[0]! : sec.size;
     while (off < sec.size) {
       while (si < starts.length && starts[si]! <= off) {
-        const here = starts[si]!;
-        current = syms.find((s) => s.value - base === here) ?? current;
-        if (label && here === off) label(sec.name, base + off, current!.name);
+        if (label && starts[si] === off) label(sec.name, base + off, where(base + off)?.name ?? '');
         si++;
       }
-      nextStart = si < starts.length ? starts[si]! : sec.size;
-      const window = data.subarray(0, nextStart);
-      const insn = decode(window, off, mode, base + off);
+      const nextStart = si < starts.length ? starts[si]! : sec.size;
+      const insn = decode(data.subarray(0, nextStart), off, mode, base + off);
       const len = Math.max(1, insn.length);
+      const at = where(base + off);
       emit({
         address: base + off, length: len, mnemonic: insn.mnemonic, operands: insn.operandText,
-        class: insn.sensitive?.name ?? null, symbol: current?.name ?? null,
-        offset: current ? base + off - current.value : base + off, section: sec.name,
+        class: insn.sensitive?.name ?? null, symbol: at?.name ?? null,
+        offset: at ? at.offset : base + off, section: sec.name,
       }, data.subarray(off, off + len));
       off += len;
       if (progress && (off & 0xffff) < len) progress(sec.offset + off);
@@ -161,7 +108,7 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
   handler: (args) => {
     const file = args.elf;
     const bytes = loadFile(file);
-    const elf = readMiniElf(bytes, file);
+    const elf = readX86Elf(bytes, file);
     const showProgress = !args.quiet && process.stderr.isTTY === true && bytes.length > 1 << 20;
     const progress = showProgress ? (done: number) => process.stderr.write(`\rdecoding ${file}: ${Math.min(100, Math.floor((done * 100) / bytes.length))}%`) : undefined;
     const out: string[] = [];
@@ -169,8 +116,8 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
     const all: DecodedSite[] = [];
     let lastSection = '';
     const sectionHeader = (name: string) => { if (name !== lastSection) { out.push('', `Disassembly of section ${name}:`); lastSection = name; } };
-    const width = elf.is64 ? 16 : 8;
-    disassembleElf(bytes, elf, (site, raw) => {
+    const width = elf.header.bits === 64 ? 16 : 8;
+    disassembleElf(elf, (site, raw) => {
       if (site.class !== null) sites.push(site);
       if (args.json) { if (!args.sensitive) all.push(site); return; }
       if (args.sensitive) {
