@@ -186,7 +186,8 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
   const unimpl = (): never => { throw new Unimplemented(describe(insn)); };
   const sens = (id: number): void => { if (hooks.sensitive) hooks.sensitive(id, eip); };
 
-  if (!insn.valid) return end(() => c.ud());
+  // SALC (D6) is undefined in the SDM's tables but executes on Intel CPUs and in QEMU.
+  if (!insn.valid && !(map === 'primary' && op === 0xd6 && insn.length === 1)) return end(() => c.ud());
   if (p.lock && !lockable(insn)) return end(() => c.ud());
 
   // ---- effective addresses
@@ -285,10 +286,13 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
     }
     const a = addrW(LEN[ot]);
     const n = LEN[ot];
+    // Read first, then check the write (as QEMU: a read-only page gets its accessed bit set and
+    // then the write faults); nothing changes before both succeeded.
     return () => {
       const addr = a();
+      const v = rd(ot, addr);
       c.probeWrite(addr, n);
-      const r = f(rd(ot, addr));
+      const r = f(v);
       if (r !== undefined) wr(ot, addr, r);
     };
   };
@@ -473,7 +477,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
       case 0x84: case 0x85: {
         const ot = op & 1 ? osz : 0;
         const src = rmReader(ot), reg = regf;
-        return none(() => { c.ccOp = K_LOGIC * 4 + ot; c.ccDst = src() & getReg(ot, reg); });
+        return none(() => { const v = src() & getReg(ot, reg); c.ccOp = K_LOGIC * 4 + ot; c.ccDst = v; });
       }
       case 0x86: case 0x87: {
         const ot = op & 1 ? osz : 0;
@@ -688,7 +692,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
           case 0: case 1: {
             const v = imm & SIZE_MASK[ot];
             const r = rmReader(ot);
-            return none(() => { c.ccOp = K_LOGIC * 4 + ot; c.ccDst = r() & v; });
+            return none(() => { const x = r() & v; c.ccOp = K_LOGIC * 4 + ot; c.ccDst = x; });
           }
           case 2: return none(rmModify(ot, (v) => ~v & SIZE_MASK[ot]));
           case 3: return none(rmModify(ot, (v) => {
@@ -797,9 +801,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         }
       }
       case 0x01: {
-        if (isReg) {
-          return end(() => c.ud());
-        }
+        if (isReg && regf !== 4 && regf !== 6) return end(() => c.ud());
         switch (regf) {
           case 0: case 1: {
             const a = addrW(6);
@@ -827,6 +829,8 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
             });
           }
           case 4: {
+            // A register destination receives all of CR0 (with a 32-bit operand size), memory 16 bits.
+            if (isReg) { const i = rm; return none(() => { sens(SC.smsw); setReg(osz, i, c.cr0); }); }
             const w = rmWriter(1);
             return none(() => { sens(SC.smsw); w(c.cr0 & 0xffff); });
           }
@@ -947,8 +951,8 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         const a = addrW(LEN[ot]);
         return none(() => {
           const addr = a();
-          c.probeWrite(addr, LEN[ot]);
           const v = rd(ot, addr);
+          c.probeWrite(addr, LEN[ot]);
           const acc = getReg(ot, 0);
           alu(7, ot, acc, v);
           if (acc === v) wr(ot, addr, getReg(ot, reg));
@@ -987,8 +991,8 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         const a = addrW(8);
         return none(() => {
           const addr = a();
-          c.probeWrite(addr, 8);
           const lo = c.rd32(addr), hi = c.rd32((addr + 4) | 0);
+          c.probeWrite(addr, 8);
           const f = c.getFlags();
           if (lo === R[0] && hi === R[2]) {
             c.wr32(addr, R[3]); c.wr32((addr + 4) | 0, R[1]);
@@ -1405,12 +1409,10 @@ function checkIoBitmap(c: Cpu, port: number, len: number): void {
 // ---------------------------------------------------------------- system instructions
 
 function pushSegment(c: Cpu, osz: number, sel: number): void {
-  if (osz === 2) {
-    // A 32-bit push of a segment register writes only the low 16 bits (as QEMU and recent CPUs).
-    const sp = (c.sp - 4) | 0;
-    c.wr16(c.stackAddr(sp, 4, true), sel);
-    c.setSp(sp);
-  } else c.push16(sel);
+  // With a 32-bit operand size the selector is pushed zero-extended (one of the two behaviours the
+  // SDM allows, and QEMU's; recent Intel CPUs write only the low 16 bits).
+  if (osz === 2) c.push32(sel & 0xffff);
+  else c.push16(sel);
 }
 
 export function setCr0(c: Cpu, v: number): void {
@@ -1526,6 +1528,7 @@ function farTransfer(c: Cpu, sel: number, off: number, call: boolean, osz: numbe
       callGate(c, sel, lo, hi, call, osz, next);
       return;
     }
+    if (type !== 0x05 && type !== 0x01 && type !== 0x09) c.gp(sel & 0xfffc);
     throw new MachineStop(`far ${call ? 'call' : 'jump'} through system descriptor type ${type} (task switching is not implemented)`, 'unsupported');
   }
   if (type & 4) { if (dpl > c.cpl) c.gp(sel & 0xfffc); }

@@ -70,7 +70,7 @@ export class Cpu {
   readonly dr = new Int32Array(8);
   gdtBase = 0; gdtLimit = 0;
   idtBase = 0; idtLimit = 0x3ff;
-  ldtSel = 0; ldtBase = 0; ldtLimit = 0;
+  ldtSel = 0; ldtBase = 0; ldtLimit = 0xffff; // as after reset (and in QEMU)
   trSel = 0; trBase = 0; trLimit = 0; trType = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0;
   apicBase = 0xfee00900;
@@ -216,6 +216,8 @@ export class Cpu {
     let writable = true;
     let userOk = true;
     let global = false;
+    /** The dirty bit is set: a write translation may be cached. */
+    let dirty = true;
     if (!(this.cr0 & 0x80000000)) {
       phys = lin;
     } else {
@@ -231,8 +233,7 @@ export class Cpu {
         if (upd !== pde) this.physWrite32(pdeAddr, upd);
         phys = ((pde & 0xffc00000) | (lin & 0x3ff000)) >>> 0;
         global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        // A dirty bit must be set before a write translation may be cached.
-        if (!(upd & 0x40)) writable = false;
+        dirty = (upd & 0x40) !== 0;
       } else {
         const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
         const pte = this.physRead32(pteAddr);
@@ -246,20 +247,20 @@ export class Cpu {
         if (upd !== pte) this.physWrite32(pteAddr, upd);
         phys = (pte & ~0xfff) >>> 0;
         global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        if (!(upd & 0x40)) writable = false;
+        dirty = (upd & 0x40) !== 0;
       }
     }
     const page = lin >>> 12;
     const ppage = phys >>> 12;
     if (phys + 4096 <= this.ramSize) {
       const entry = (phys | 1);
-      const supWrite = writable || !(this.cr0 & 0x10000);
+      const supWrite = dirty && (writable || !(this.cr0 & 0x10000));
       const fresh = this.tlbSupR[page] === 0 && this.tlbUserR[page] === 0;
       this.tlbSupR[page] = entry;
       if (supWrite && !this.codePageFlag[ppage]) this.tlbSupW[page] = entry;
       if (userOk) {
         this.tlbUserR[page] = entry;
-        if (writable && !this.codePageFlag[ppage]) this.tlbUserW[page] = entry;
+        if (writable && dirty && !this.codePageFlag[ppage]) this.tlbUserW[page] = entry;
       }
       if (global) this.tlbGlobal[page] = 1;
       if (fresh) this.tlbRecord(page);
