@@ -172,7 +172,7 @@ static int copy_stdin_to(const char *file) {
   return close(out);
 }
 
-static const char *env_keys[] = { "PATH", "PREVIRT_AS", "PREVIRT_CC_SKIP", "PREVIRT_REWRITE_ALL", "TMPDIR", NULL };
+static const char *env_keys[] = { "PATH", "PREVIRT_AS", "PREVIRT_CC_SKIP", "PREVIRT_REWRITE_ALL", "PREVIRT_REPORT", "TMPDIR", NULL };
 
 static int assembler_role(int argc, char **argv) {
   int fd = connect_server();

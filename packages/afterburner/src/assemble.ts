@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseGasArgs } from './gas-args.js';
-import { rewrite, type Diagnostic, type Site } from './rewrite.js';
+import { rewrite, type Diagnostic, type Site, type Skipped } from './rewrite.js';
 
 /** Marker file in a directory that holds previrt's `as` shim: never take that `as` for the real one. */
 export const SHIM_MARKER = '.previrt-shim';
@@ -39,6 +39,7 @@ export interface AsPlan {
   /** After success, replace these strings in this dependency file (`-MD`). */
   fixDependencies: { file: string; replace: [string, string][] } | null;
   sites: Site[];
+  skipped: Skipped[];
 }
 
 function defaultElfClass(): 32 | 64 {
@@ -109,7 +110,7 @@ export function planAssembly(req: AsRequest): AsPlan {
   const parsed = parseGasArgs(req.argv, defaultElfClass());
   const plan: AsPlan = {
     message: '', exitCode: null, assembler: '', args: parsed.args.slice(), stdinFrom: null,
-    rename: null, unlink: [], fixDependencies: null, sites: [],
+    rename: null, unlink: [], fixDependencies: null, sites: [], skipped: [],
   };
   const assembler = findRealAssembler(req.env, req.cwd, req.selfPaths);
   if (assembler === null) {
@@ -186,6 +187,7 @@ export function planAssembly(req: AsRequest): AsPlan {
       if (d.severity === 'error') errors++;
     }
     plan.sites.push(...r.sites);
+    plan.skipped.push(...r.skipped);
     const changed = r.text !== text;
     if (changed) anySites = true;
     return changed ? r.text : null;
@@ -213,6 +215,7 @@ export function planAssembly(req: AsRequest): AsPlan {
     plan.stdinFrom = req.stdinFile!;
   }
   const depReplace: [string, string][] = [[outTmp, parsed.output], ...temps];
+  if (req.env.PREVIRT_REPORT) appendReport(req.env.PREVIRT_REPORT, req.cwd, outAbs, inputs.map((i) => i.name), plan, skip);
   if (parsed.dependencyFile !== null) {
     plan.fixDependencies = { file: path.resolve(req.cwd, parsed.dependencyFile), replace: depReplace };
   }
@@ -292,4 +295,23 @@ function includeDirectories(args: readonly string[]): string[] {
     else if (a.startsWith('-I') && a.length > 2) dirs.push(a.slice(2));
   }
   return dirs;
+}
+
+function countBy<T>(items: readonly T[], key: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const it of items) out[key(it)] = (out[key(it)] ?? 0) + 1;
+  return out;
+}
+
+/**
+ * PREVIRT_REPORT=<file>: one JSON line per assembled object (sites and skipped sensitive instructions
+ * by class), appended with O_APPEND so that parallel builds can share the file.
+ */
+function appendReport(file: string, cwd: string, output: string, inputs: string[], plan: AsPlan, skip: boolean): void {
+  const line = JSON.stringify({
+    output, cwd, inputs, unchanged: skip ? 'skipped' : undefined,
+    sites: countBy(plan.sites, (s) => s.className),
+    skipped: countBy(plan.skipped, (s) => `${s.className}:${s.reason}`),
+  });
+  fs.appendFileSync(path.resolve(cwd, file), `${line}\n`);
 }

@@ -1,6 +1,6 @@
 // @previrt/afterburner: assembler-level rewriter for GNU as (AT&T) text and the drop-in as/cc build hooks.
 export const PACKAGE_NAME = '@previrt/afterburner';
-export { rewrite, type RewriteOptions, type RewriteResult, type Site, type Diagnostic, type ElfClass, type CodeMode } from './rewrite.js';
+export { rewrite, type RewriteOptions, type RewriteResult, type Site, type Skipped, type Diagnostic, type ElfClass, type CodeMode } from './rewrite.js';
 export { lexLine, type LexedLine, type Statement } from './lexer.js';
 export { parseGasArgs, type GasArgs } from './gas-args.js';
 export {

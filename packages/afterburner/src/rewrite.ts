@@ -51,9 +51,20 @@ export interface Diagnostic {
   rule: string;
 }
 
+/** A sensitive instruction that did not become a site, and why. */
+export interface Skipped {
+  line: number;
+  column: number;
+  kind: number;
+  className: string;
+  /** Inside an exclusion region, or a keepLayout class (int3). */
+  reason: 'excluded' | 'keep-layout';
+}
+
 export interface RewriteResult {
   text: string;
   sites: Site[];
+  skipped: Skipped[];
   diagnostics: Diagnostic[];
 }
 
@@ -148,6 +159,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   const has16 = /\.code16/.test(source);
   const labels = new LabelScheme(source, options.labelTag ?? '');
   const sites: Site[] = [];
+  const skipped: Skipped[] = [];
   const diagnostics: Diagnostic[] = [];
   const bodies: Body[] = [];
   let off = false;
@@ -227,8 +239,12 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         continue;
       }
       cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
+      if (cls === null) continue;
       // keepLayout classes (int3) must not move the bytes after them: no site.
-      if (cls === null || off || cls.keepLayout) continue;
+      if (off || cls.keepLayout) {
+        skipped.push({ line: ln + 1, column: parsed.at + 1, kind: cls.id, className: cls.name, reason: off ? 'excluded' : 'keep-layout' });
+        continue;
+      }
       const size = SITE_SIZE.get(cls.id)!;
       const repeated = bodies.length > 0;
       const names = repeated ? labels.numeric() : labels.named();
@@ -271,7 +287,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   if (inBlockComment) {
     diagnostics.push({ file, line: lines.length, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
   }
-  return { text: changed ? lines.join('\n') : source, sites, diagnostics };
+  return { text: changed ? lines.join('\n') : source, sites, skipped, diagnostics };
 }
 
 interface ParsedStatement {
