@@ -162,9 +162,11 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
     }
     const d = image.describe(insn.address);
     const region = image.regionAt(insn.address);
+    const owner = excludeSymbols.length > 0 ? image.functionAt(insn.address) : null;
     const reason = region && excludeSections.includes(region.section.name)
       ? `section ${region.section.name} is excluded`
-      : d.symbol && matches(excludeSymbols, d.symbol) ? `symbol ${d.symbol} is excluded` : null;
+      : d.symbol && matches(excludeSymbols, d.symbol) ? `symbol ${d.symbol} is excluded`
+        : owner && matches(excludeSymbols, owner) ? `symbol ${owner} is excluded` : null;
     if (reason && !site) {
       excluded.push({ address: insn.address, mnemonic: insn.mnemonic, kind: cls.name, symbol: d.symbol, offset: d.offset, reason });
       continue;
@@ -225,7 +227,10 @@ function validateRecord(
     return `site of ${r.siteLen} bytes runs past the end of section ${region.section.name}`;
   }
   const starts = code.starts[ri]!;
+  const nearMiss = () => (cls ? nearestOfClass(region, starts, off, cls, mode) : null);
   if (!starts[off]) {
+    const near = nearMiss();
+    if (near) return near;
     if (code.covered[ri]![off]) {
       // Find the instruction the record points into.
       let s = off;
@@ -239,6 +244,10 @@ function validateRecord(
   const text = `${insn.mnemonic}${insn.operandText ? ` ${insn.operandText}` : ''}`;
   if (!insn.valid) return `record points at an undefined instruction (${text})`;
   if (cls) {
+    if (insn.sensitive?.id !== cls.id) {
+      const near = nearMiss();
+      if (near) return near;
+    }
     if (!insn.sensitive) return `record kind ${kindText} but the instruction is ${text}, which is not sensitive`;
     if (insn.sensitive.id !== cls.id) return `record kind ${kindText} but the instruction is ${text} (${insn.sensitive.name})`;
   } else {
@@ -281,6 +290,21 @@ function validateRecord(
     }
   }
   return null;
+}
+
+/** "record points 1 byte past the cli at 0x..." when an instruction of the record's class starts nearby. */
+function nearestOfClass(region: CheckImage['regions'][number], starts: Uint8Array, off: number, cls: SensitiveClass, mode: 32 | 64): string | null {
+  let best: { delta: number; insn: DecodedInstruction } | null = null;
+  for (let at = Math.max(0, off - 15); at <= Math.min(region.data.length - 1, off + 15); at++) {
+    if (!starts[at] || at === off) continue;
+    const delta = off - at;
+    if (best && Math.abs(best.delta) <= Math.abs(delta)) continue;
+    const insn = decode(region.data, at, mode, region.addr + at);
+    if (insn.sensitive?.id === cls.id) best = { delta, insn };
+  }
+  if (!best) return null;
+  const n = Math.abs(best.delta);
+  return `record points ${n} byte${n === 1 ? '' : 's'} ${best.delta > 0 ? 'past' : 'before'} the ${best.insn.mnemonic} at ${hex(best.insn.address)}`;
 }
 
 /** Text report lines: `file: address <symbol+offset> [source:line]: problem`, then a summary. */

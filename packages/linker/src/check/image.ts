@@ -64,6 +64,8 @@ export interface CheckImage {
   regionAt(address: number): Region | undefined;
   /** "0x... <symbol+0x..>" or, in an object, ".text+0x..". */
   describe(address: number): { symbol: string | null; offset: number };
+  /** The function (a sized FUNC or untyped symbol) whose extent holds the address. */
+  functionAt(address: number): string | null;
 }
 
 function alignUp(n: number, a: number): number {
@@ -166,9 +168,24 @@ export function buildCheckImage(elf: ElfFile): CheckImage {
     return { symbol: null, offset: 0 };
   };
 
+  const functionAt = (address: number): string | null => {
+    let lo = 0;
+    let hi = symbolAddresses.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (symbolAddresses[mid]! <= address) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo - 1; i >= 0 && i >= lo - 256; i--) {
+      const s = symbols[i]!;
+      if (s.size > 0 && s.type !== STT_OBJECT && address < s.address + s.size) return s.name;
+    }
+    return null;
+  };
+
   const { records, tableProblems } = readRecords(elf, bits, relocatable, sectionBase, symbols);
   const entry = relocatable || elf.header.entry === 0 ? null : elf.header.entry;
-  return { elf, mode, relocatable, regions, sectionBase, symbols, records, tableProblems, entry, regionAt, describe };
+  return { elf, mode, relocatable, regions, sectionBase, symbols, records, tableProblems, entry, regionAt, describe, functionAt };
 }
 
 /** Functions before objects before untyped labels; globals before locals. */

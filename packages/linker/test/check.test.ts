@@ -1,0 +1,124 @@
+// `previrt check` over images assembled by GNU as and linked by ld: a clean image, the same image
+// built plainly (every site uncovered), and hand-made broken records, each with its problem.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseElf, checkElf, formatCheckText, inspectElf, type CheckResult } from '@previrt/linker';
+import { SENSITIVE_CLASSES } from '@previrt/isa';
+import { buildCheckFixture } from './check-fixture.js';
+
+let dir: string;
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'previrt-check-')); });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function check(variant: number | 'plain'): { file: string; result: CheckResult } {
+  const file = buildCheckFixture(dir, variant);
+  return { file, result: checkElf(parseElf(readFileSync(file), file)) };
+}
+
+/** Address of a symbol per nm. */
+function nmAddress(file: string, name: string): number {
+  const m = new RegExp(`^([0-9a-f]+) \\w ${name}$`, 'm').exec(execFileSync('nm', [file], { encoding: 'utf8' }));
+  if (!m) throw new Error(`no ${name} in ${file}`);
+  return parseInt(m[1]!, 16);
+}
+
+/** Sensitive instructions objdump shows inside the functions of an image (not in data or fill). */
+function objdumpSensitive(file: string): { address: number; mnemonic: string }[] {
+  const out = execFileSync('objdump', ['-d', '-w', '--no-show-raw-insn', '-j', '.text', file], { encoding: 'utf8' });
+  const names = new Set(SENSITIVE_CLASSES.filter((c) => c.needsSite).flatMap((c) => c.att.mnemonics));
+  const found: { address: number; mnemonic: string }[] = [];
+  let inFunction = false;
+  for (const line of out.split('\n')) {
+    const f = /^[0-9a-f]+ <([^>]+)>:$/.exec(line);
+    if (f) inFunction = ['_start', 'work', 'defects'].includes(f[1]!);
+    const m = /^\s*([0-9a-f]+):\t(\S+)\s*(.*)$/.exec(line);
+    if (!m || !inFunction) continue;
+    const [mnemonic, operands] = [m[2]!, m[3]!];
+    const sensitive = names.has(mnemonic) && (!/^(mov|push|pop)[wlq]?$/.test(mnemonic) || /%(cr\d|db\d|[c-gs]s)\b/.test(operands));
+    if (sensitive) found.push({ address: parseInt(m[1]!, 16), mnemonic });
+  }
+  return found;
+}
+
+describe('previrt check on a hand-made kernel image', () => {
+  test('the image built with records checks clean; data and fill in .text are not decoded as code', () => {
+    const { file, result } = check(0);
+    expect(formatCheckText(result)).toEqual([]);
+    expect(result.uncovered).toEqual([]);
+    expect(result.badRecords).toEqual([]);
+    // cli sti hlt pushf popf out mov-to-cr in rdtsc + one annotated memory operation.
+    expect(result.sites).toBe(10);
+    expect(result.covered).toBe(10);
+    expect(result.records).toBe(10);
+    // int3 and ud2 in `work` need no site and are counted apart.
+    expect(result.optionalUncovered).toBe(2);
+    // The dispatch table (cli/sti/hlt/pushf bytes), the int3 fill and the unreachable tail are not code.
+    const dispatch = nmAddress(file, 'dispatch');
+    expect(result.uncovered.some((u) => u.address >= dispatch)).toBe(false);
+    const inspected = inspectElf(parseElf(readFileSync(file), file));
+    expect(inspected.byKind).toMatchObject({ cli: 1, sti: 1, hlt: 1, pushf: 1, popf: 1, out: 1, 'mov-to-cr': 1, in: 1, rdtsc: 1, 'pte-set': 1 });
+    expect(inspected.records.find((r) => r.kind === 'cli')).toMatchObject({ symbol: '_start', offset: 0, instruction: 'cli', insnLen: 1, siteLen: 7 });
+  });
+
+  test('the same image built plainly reports every sensitive instruction objdump shows as uncovered', () => {
+    const { file, result } = check('plain');
+    expect(result.records).toBe(0);
+    expect(result.badRecords).toEqual([]);
+    const expected = objdumpSensitive(file);
+    expect(expected.map((e) => e.mnemonic)).toEqual(['cli', 'sti', 'hlt', 'pushf', 'popf', 'out', 'mov', 'in', 'rdtsc']);
+    expect(result.uncovered.map((u) => ({ address: u.address, mnemonic: u.mnemonic }))).toEqual(expected);
+    expect(result.covered).toBe(0);
+    const work = nmAddress(file, 'work');
+    const out = result.uncovered.find((u) => u.kind === 'out')!;
+    expect(out).toMatchObject({ symbol: 'work', offset: out.address - work });
+    // as -g gives line info: the source line of each instruction.
+    expect(out.source).toMatch(/kernel\.s:\d+$/);
+  });
+
+  test.each([
+    [1, 'a record pointing one byte off', /record points 1 byte past the cli at 0x[0-9a-f]+/, 1],
+    [2, 'a pad too short', /pad too short: site_len 8, sti needs 16 bytes/, 0],
+    [3, 'an overlapping pair', /site overlaps the site at 0x[0-9a-f]+ \(cli, 10 bytes\)/, 0],
+    [5, 'a record of the wrong kind', /record kind sti but the instruction is cli \(cli\)/, 0],
+    [6, 'a pad that is not NOPs', /pad byte at 0x[0-9a-f]+ is not a NOP \(inc %eax\)/, 0],
+    [7, 'two records for one site', /covered by 2 records .*expected exactly one/, 0],
+    [8, 'a site straddling a symbol', /straddles the start of symbol straddled/, 0],
+    [9, 'a record pointing into .rodata', /record points outside the executable sections \(into \.rodata\)/, 0],
+    [10, 'a wrong insn_len', /insn_len 3 but the instruction \(out %al,\$0x80\) is 2 bytes/, 0],
+  ])('variant %d (%s) is reported with its problem', (variant, _what, problem, uncoveredCount) => {
+    const { result } = check(variant);
+    expect(result.badRecords.map((b) => b.problem)).toEqual(expect.arrayContaining([expect.stringMatching(problem)]));
+    expect(result.uncovered.length).toBe(uncoveredCount);
+    const text = formatCheckText(result).join('\n');
+    expect(text).toMatch(/kernel-\d+\.elf: 0x[0-9a-f]+ <(defects|message)(\+0x[0-9a-f]+)?>/);
+  });
+
+  test('a raw .byte 0xfa cli inside a function is uncovered, with symbol, offset and source line', () => {
+    const { file, result } = check(4);
+    expect(result.badRecords).toEqual([]);
+    expect(result.uncovered).toHaveLength(1);
+    const u = result.uncovered[0]!;
+    expect(u).toMatchObject({ mnemonic: 'cli', kind: 'cli', symbol: 'work' });
+    expect(u.address - nmAddress(file, 'work')).toBe(u.offset);
+    // GNU as gives no line row to `.byte`: the reference is addr2line, which reads the same DWARF.
+    const ref = execFileSync('addr2line', ['-e', file, `0x${u.address.toString(16)}`], { encoding: 'utf8' }).trim();
+    expect(u.source).toBe(ref);
+    expect(formatCheckText(result)[0]).toBe(`${file}: 0x${u.address.toString(16)} <work+0x${u.offset.toString(16)}> ${u.source}: cli (cli) is not covered by a record`);
+  });
+
+  test('exclusions by symbol and by section take instructions out of the verdict and list them', () => {
+    const { file } = check('plain');
+    const elf = parseElf(readFileSync(file), file);
+    const bySymbol = checkElf(elf, { excludeSymbols: ['work'] });
+    expect(bySymbol.uncovered.every((u) => u.symbol !== 'work')).toBe(true);
+    expect(bySymbol.excluded.length).toBe(6);
+    expect(bySymbol.excluded.every((e) => e.reason === 'symbol work is excluded')).toBe(true);
+    const bySection = checkElf(elf, { excludeSections: ['.text'] });
+    expect(bySection.uncovered).toEqual([]);
+    expect(bySection.excluded.length).toBe(9);
+    const byPrefix = checkElf(elf, { excludeSymbols: ['_st*', 'wo*'] });
+    expect(byPrefix.uncovered).toEqual([]);
+  });
+});
