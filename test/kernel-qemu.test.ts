@@ -3,7 +3,7 @@
 // processors in the MP table; apic=off, the 8259-only path), checks every self-test line, the
 // summary, the exit status through isa-debug-exit and that two runs are byte-identical; then the
 // failure paths (no disk, an unknown test) and every bench= workload.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -99,6 +99,32 @@ test('test=<name>,<name> runs just those; an unknown name fails', () => {
   const none = boot('test=no-such-test');
   expect(none.stdout).toContain('FAIL no-such-test: no such test\nselftest: 0 passed, 1 failed\n');
   expect(none.status).toBe(exitStatus(1));
+});
+
+test('shell=1 reads commands from the serial line through the receive interrupt', async () => {
+  // Input is written once the prompt is out: the UART drops what arrives before the kernel enables
+  // its FIFO, as a real 16550 does.
+  const child = spawn('qemu-system-i386', ['-kernel', join(build, 'kernel.elf'), '-append', 'shell=1', '-serial', 'stdio',
+    '-display', 'none', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04']);
+  let out = '';
+  let sent = false;
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    out += chunk;
+    if (!sent && out.includes('> ')) {
+      sent = true;
+      child.stdin.write('echo hello, ring 0\nfrobnicate\ntest lar,rtc\nexit 4\n');
+    }
+  });
+  const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  expect(out).toBe([
+    'previrt test kernel shell (help lists the commands)',
+    '> echo hello, ring 0', 'hello, ring 0',
+    '> frobnicate', 'frobnicate: unknown command (try help)',
+    '> test lar,rtc', 'previrt test kernel: test=lar,rtc', 'PASS lar', 'PASS rtc', 'selftest: 2 passed, 0 failed',
+    '> exit 4', '',
+  ].join('\n'));
+  expect(status).toBe(exitStatus(4));
 });
 
 test('every bench= workload runs to completion and prints its operation count and cycles', () => {
