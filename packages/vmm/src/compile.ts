@@ -539,6 +539,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         return end(() => { sens(isCall ? SC.lcall : SC.ljmp); farTransfer(c, sel, off, isCall, osz, next); });
       }
       case 0x9b: return none(() => { if ((c.cr0 & 0xa) === 0xa) c.fault(NM); });
+
       case 0x9c: return none(() => {
         sens(SC.pushf);
         if ((c.flags & VM) && ((c.flags >> 12) & 3) < 3) c.gp(0);
@@ -1473,6 +1474,9 @@ function wrmsr(c: Cpu, msr: number, lo: number, hi: number): void {
   }
 }
 
+/** CPUID.1 EDX: FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV. */
+export const CPUID_FEATURES = 0x0000ab3d;
+
 /** The CPU model: see the package README ("CPU model"). */
 export function cpuid(c: Cpu): void {
   const R = c.regs;
@@ -1482,8 +1486,8 @@ export function cpuid(c: Cpu): void {
   let r: [number, number, number, number];
   switch (leaf) {
     case 0: r = [1, text('Genu', 0), text('ntel', 0), text('ineI', 0)]; break;
-    // Family 6 model 6 stepping 3 (as QEMU's qemu32); features: DE PSE TSC MSR CX8 APIC SEP PGE CMOV.
-    case 1: r = [0x663, 0x800, 0, 0x0000ab3c]; break;
+    // Family 6 model 6 stepping 3 (as QEMU's qemu32); features: FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV.
+    case 1: r = [0x663, 0x800, 0, CPUID_FEATURES]; break;
     case 0x80000000: r = [0x80000004, 0, 0, 0]; break;
     case 0x80000002: case 0x80000003: case 0x80000004: {
       const o = (leaf - 0x80000002) * 16;
@@ -1491,7 +1495,7 @@ export function cpuid(c: Cpu): void {
       break;
     }
     case 0x80000001: r = [0x663, 0, 0, 0]; break;
-    default: r = leaf >= 0x80000000 ? [0, 0, 0, 0] : [0x663, 0x800, 0, 0x0000ab3c]; break;
+    default: r = leaf >= 0x80000000 ? [0, 0, 0, 0] : [0x663, 0x800, 0, CPUID_FEATURES]; break;
   }
   R[0] = r[0]; R[3] = r[1]; R[1] = r[2]; R[2] = r[3];
 }
@@ -1560,11 +1564,39 @@ function callGate(c: Cpu, sel: number, lo: number, hi: number, call: boolean, os
   if ((((chi >> 8) & 0x18) !== 0x18) || cdpl > c.cpl) c.gp(target & 0xfffc);
   if (!(chi & 0x8000)) c.fault(NP, target & 0xfffc);
   const conforming = ((chi >> 8) & 4) !== 0;
-  if (call && !conforming && cdpl < c.cpl) {
-    throw new MachineStop('call gate to an inner privilege level (not implemented)', 'unsupported');
-  }
   if (!call && !conforming && cdpl !== c.cpl) c.gp(target & 0xfffc);
   void osz;
+  if (call && !conforming && cdpl < c.cpl) {
+    // Inner-level call: new stack from the TSS, caller's SS:ESP and the gate's parameters copied.
+    const [ss, esp] = c.tssStack(cdpl, 0);
+    const [slo, shi] = c.readDescriptor(ss, TS);
+    if ((ss & 3) !== cdpl || ((shi >> 13) & 3) !== cdpl || ((shi >> 8) & 0x1a) !== 0x12) c.fault(TS, ss & 0xfffc);
+    if (!(shi & 0x8000)) c.fault(SS_V, ss & 0xfffc);
+    const n = gate32 ? 4 : 2;
+    const count = hi & 0x1f;
+    const oldSs = c.segSel[SEG_SS];
+    const oldEsp = c.regs[4];
+    const oldSp = c.sp;
+    const params: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const a = c.stackAddr((oldSp + i * n) | 0, n, false);
+      params.push(n === 4 ? c.rd32(a) : c.rd16(a));
+    }
+    const sbase = Cpu.descBase(slo, shi);
+    const big = (shi & 0x400000) !== 0;
+    const frame = [oldSs, oldEsp, ...params.reverse(), c.segSel[SEG_CS], next];
+    let sp = esp;
+    for (const v of frame) {
+      sp = (sp - n) | 0;
+      const a = (sbase + (big ? sp : sp & 0xffff)) | 0;
+      if (n === 4) c.sysWrite32(a, v); else c.physWrite16(c.translate(a, true, false), v);
+    }
+    c.setSegmentCache(SEG_SS, (ss & 0xfffc) | cdpl, sbase, Cpu.descLimit(slo, shi), (shi | 0x100) & 0xffff00);
+    c.regs[4] = big ? sp : (c.regs[4] & ~0xffff) | (sp & 0xffff);
+    c.loadCs(target, clo, chi, cdpl);
+    c.eip = off;
+    return;
+  }
   if (call) {
     const oldCs = c.segSel[SEG_CS];
     if (gate32) { c.push32(oldCs); c.push32(next); } else { c.push16(oldCs); c.push16(next); }
@@ -1721,23 +1753,50 @@ function larLsl(c: Cpu, sel: number, lsl: boolean, set: (v: number) => void): vo
   c.setArith(ok ? f | ZF : f & ~ZF);
 }
 
-/** x87: this CPU has no FPU (CPUID.1:EDX.FPU = 0). */
+/**
+ * x87: the FPU's control, status and tag words and the instructions kernels use to initialise, save
+ * and restore it (fninit, fnclex, fldcw/fnstcw, fnstsw, fnstenv/fldenv, fnsave/frstor, fwait). The
+ * register stack stays empty: arithmetic instructions stop the run as unimplemented.
+ */
 function x87(c: Cpu, insn: RawInstruction, addr: (() => number) | null): Compiled {
   const op = insn.opcode;
   const modrm = insn.modrm ?? 0;
   const reg = (modrm >> 3) & 7;
-  const fninit = op === 0xdb && modrm === 0xe3;
-  const fnstswAx = op === 0xdf && modrm === 0xe0;
-  const fnstswMem = op === 0xdd && reg === 7 && addr !== null;
-  const fnstcw = op === 0xd9 && reg === 7 && addr !== null;
+  const mem = addr !== null;
+  const env = (a: number, write: boolean, o16: boolean): void => {
+    const s = o16 ? 2 : 4;
+    if (write) {
+      const w = (i: number, v: number): void => { if (o16) c.wr16((a + i * s) | 0, v); else c.wr32((a + i * s) | 0, v & 0xffff); };
+      w(0, c.fpuCw); w(1, c.fpuSw); w(2, c.fpuTw);
+      for (let i = 3; i < 7; i++) { if (o16) c.wr16((a + i * s) | 0, 0); else c.wr32((a + i * s) | 0, 0); }
+    } else {
+      c.fpuCw = c.rd16(a); c.fpuSw = c.rd16((a + s) | 0); c.fpuTw = c.rd16((a + 2 * s) | 0);
+    }
+  };
+  const o16 = insn.operandSize === 16;
+  let f: (() => void) | null = null;
+  if (op === 0xdb && modrm === 0xe3) f = () => { c.fpuCw = 0x37f; c.fpuSw = 0; c.fpuTw = 0xffff; };
+  else if (op === 0xdb && modrm === 0xe2) f = () => { c.fpuSw &= 0x7f00; };
+  else if (op === 0xdf && modrm === 0xe0) f = () => { c.regs[0] = (c.regs[0] & ~0xffff) | c.fpuSw; };
+  else if (op === 0xdd && reg === 7 && mem) f = () => c.wr16(addr!(), c.fpuSw);
+  else if (op === 0xd9 && reg === 7 && mem) f = () => c.wr16(addr!(), c.fpuCw);
+  else if (op === 0xd9 && reg === 5 && mem) f = () => { c.fpuCw = c.rd16(addr!()) | 0x40; };
+  else if (op === 0xd9 && reg === 6 && mem) f = () => env(addr!(), true, o16);
+  else if (op === 0xd9 && reg === 4 && mem) f = () => env(addr!(), false, o16);
+  else if (op === 0xdd && reg === 6 && mem) f = () => {
+    const a = addr!();
+    c.probeWrite(a, o16 ? 94 : 108);
+    env(a, true, o16);
+    for (let i = o16 ? 14 : 28; i < (o16 ? 94 : 108); i++) c.wr8((a + i) | 0, 0);
+    c.fpuCw = 0x37f; c.fpuSw = 0; c.fpuTw = 0xffff;
+  };
+  else if (op === 0xdd && reg === 4 && mem) f = () => env(addr!(), false, o16);
+  const what = `x87 instruction ${insn.mnemonic ?? ''} ${insn.operandText ?? ''}`.trim();
   return {
     op: () => {
-      if (c.cr0 & 0xc) c.fault(NM); // EM or TS: the OS emulates or switches FPU state
-      // No coprocessor answers: the status and control words read as all ones.
-      if (fninit) return;
-      if (fnstswAx) { c.regs[0] = c.regs[0] | 0xffff; return; }
-      if (fnstswMem || fnstcw) { c.wr16(addr!(), 0xffff); return; }
-      c.ud();
+      if (c.cr0 & 0xc) c.fault(NM); // EM or TS: the OS emulates the FPU or switches its state
+      if (f) { f(); return; }
+      throw new MachineStop(`unimplemented ${what} (the FPU model has no arithmetic)`, 'unimplemented');
     },
     ends: false,
   };

@@ -31,7 +31,7 @@ export interface CpuHooks {
 }
 
 import {
-  BP, CpuException, DE, DF_V, FAULT, GP, MachineStop, NP, PF_V, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, SS_V, TS, UD, hex,
+  BP, CpuException, DB, DE, DF_V, FAULT, GP, MachineStop, NP, PF_V, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, SS_V, TS, UD, hex,
 } from './arch.js';
 export * from './arch.js';
 
@@ -74,6 +74,9 @@ export class Cpu {
   trSel = 0; trBase = 0; trLimit = 0; trType = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0;
   apicBase = 0xfee00900;
+  fpuCw = 0x37f; fpuSw = 0; fpuTw = 0xffff;
+  /** Exceptions and interrupts delivered so far (tells single-step whether the instruction trapped). */
+  deliveries = 0;
 
   /** Instructions retired. */
   icount = 0;
@@ -619,13 +622,14 @@ export class Cpu {
       this.loadCs(selector, clo, chi, savedCpl);
     }
     this.eip = offset;
+    this.deliveries++;
     let clear = TF | NT | RF | VM;
     if (!(type & 1)) clear |= IF;
     this.flags &= ~clear;
     this.halted = false;
   }
 
-  private tssStack(cpl: number, ext: number): [number, number] {
+  tssStack(cpl: number, ext: number): [number, number] {
     if (!(this.trType & 8)) {
       const off = 2 + cpl * 4;
       if (off + 3 > this.trLimit) this.fault(TS, (this.trSel & 0xfffc) | ext);
@@ -773,7 +777,39 @@ export class Cpu {
       }
       if (this.halted) return;
       this.intShadow = false;
-      this.step(limit - this.icount);
+      if ((this.flags & TF) || (this.dr[7] & 0xff)) this.stepTraced();
+      else this.step(limit - this.icount);
+    }
+  }
+
+  /**
+   * One instruction under the debug facilities: execution breakpoints in DR0-DR3 (a fault before the
+   * instruction, suppressed by RF) and the single-step trap after an instruction that began with TF.
+   */
+  private stepTraced(): void {
+    const dr7 = this.dr[7];
+    if ((dr7 & 0xff) && !(this.flags & RF)) {
+      const lin = (this.segBase[SEG_CS] + this.eip) | 0;
+      let hit = 0;
+      for (let n = 0; n < 4; n++) {
+        if (((dr7 >> (2 * n)) & 3) && ((dr7 >>> (16 + 4 * n)) & 3) === 0 && this.dr[n] === lin) hit |= 1 << n;
+      }
+      if (hit) {
+        this.dr[6] = (this.dr[6] & ~0xf) | hit;
+        this.deliverException(DB, false, 0, this.eip);
+        return;
+      }
+    }
+    const tf = (this.flags & TF) !== 0;
+    const before = this.icount;
+    const deliveries = this.deliveries;
+    this.step(1);
+    if (this.icount > before) {
+      this.flags &= ~RF;
+      if (tf && this.deliveries === deliveries && !this.halted) {
+        this.dr[6] |= 0x4000;
+        this.deliverException(DB, false, 0, this.eip);
+      }
     }
   }
 

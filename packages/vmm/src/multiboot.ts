@@ -126,7 +126,7 @@ export function loadMultiboot(ram: Uint8Array, kernel: Uint8Array, cmdline: stri
 export const BOOT_GDT = { base: GDT_ADDR, limit: 0x27 };
 
 /** CPUID.1 EDX of this CPU model, as written into the MP processor entry. */
-export const CPU_FEATURES = 0x0000ab3c;
+export const CPU_FEATURES = 0x0000ab3d;
 export const CPU_SIGNATURE = 0x663;
 
 function writeFirmwareTables(ram: Uint8Array): void {
