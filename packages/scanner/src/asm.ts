@@ -177,6 +177,8 @@ export interface AsmHidden {
   bytes: number[];
   decoded: string;
   cls: SensitiveClass;
+  /** Index of the instruction's first byte among the bytes of its directive. */
+  offset: number;
 }
 
 export interface AsmMarker {
@@ -307,7 +309,7 @@ export function scanAsmText(t: MappedText, opts: AsmScanOptions): AsmItem[] {
   const stack: (typeof section)[] = [];
   // The current run of data bytes in a code section: values (null when symbolic) and the statement
   // that holds each byte.
-  let run: { value: number | null; stmt: Statement }[] = [];
+  let run: RunByte[] = [];
 
   const endRun = () => {
     if (run.length > 0) decodeRun(run, mode, items, src);
@@ -334,11 +336,12 @@ export function scanAsmText(t: MappedText, opts: AsmScanOptions): AsmItem[] {
       const size = DATA_SIZES[dir];
       if (size !== undefined) {
         if (!isCodeSection(section.name, section.flags)) continue;
+        let index = 0;
         for (const a of splitAttOperands(args)) {
           if (a === '') continue;
           const v = evalConstExpr(a);
           for (let k = 0; k < size; k++) {
-            run.push({ value: v === null ? null : Number((BigInt.asUintN(64, BigInt(v)) >> BigInt(8 * k)) & 0xffn), stmt: s });
+            run.push({ value: v === null ? null : Number((BigInt.asUintN(64, BigInt(v)) >> BigInt(8 * k)) & 0xffn), stmt: s, index: index++ });
           }
         }
         continue;
@@ -393,9 +396,14 @@ export function scanAsmText(t: MappedText, opts: AsmScanOptions): AsmItem[] {
   return items;
 }
 
-function decodeRun(
-  run: { value: number | null; stmt: Statement }[], mode: CpuMode, items: AsmItem[], src: (i: number) => number,
-): void {
+/** One byte of a run of data directives: its value (null when symbolic), its statement, its index there. */
+interface RunByte {
+  value: number | null;
+  stmt: Statement;
+  index: number;
+}
+
+function decodeRun(run: RunByte[], mode: CpuMode, items: AsmItem[], src: (i: number) => number): void {
   let known = run.findIndex((b) => b.value === null);
   if (known < 0) known = run.length;
   const bytes = Uint8Array.from(run.slice(0, known).map((b) => b.value!));
@@ -416,6 +424,7 @@ function decodeRun(
         bytes: Array.from(bytes.slice(off, off + insn.length)),
         decoded: `${insn.mnemonic}${insn.operandText ? ' ' + insn.operandText : ''}`,
         cls: insn.sensitive,
+        offset: run[off]!.index,
       });
     }
     off += insn.length;

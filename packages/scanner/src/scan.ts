@@ -148,12 +148,15 @@ interface ValType {
 interface Sym {
   name: string;
   type: ValType;
-  kind: 'var' | 'field' | 'fn';
+  /** 'macro' is an object-like macro used as an identifier; 'fn' and 'macro-fn' are used as calls. */
+  kind: 'var' | 'field' | 'fn' | 'macro' | 'macro-fn';
   /** Uses are looked for in [from, to). */
   from: number;
   to: number;
   /** A volatile pointer known to point at ordinary memory (kept only to answer addressKind). */
   memory?: boolean;
+  /** Start of the node that is the symbol's scope (0 for the file). */
+  scopeStart: number;
 }
 
 const WIDTH_BY_TYPE: Record<string, number> = {
@@ -260,6 +263,8 @@ class CScan {
   private readonly root: SyntaxNode;
   private readonly symbols = new Map<string, Sym[]>();
   private readonly pendingSymbols: Sym[] = [];
+  /** Set by a macro-body scan when the body is an entry or device pointer or lvalue. */
+  macroValue: ValType | undefined;
   private readonly asmDone = new Set<number>();
   private readonly stringsDone = new Set<number>();
   private readonly macrosDone = new Set<number>();
@@ -397,7 +402,7 @@ class CScan {
     if (level) {
       // Untyped parameters of a setter macro that are dereferenced are entries by convention.
       for (const p of params) {
-        sub.addSymbol({ name: p, kind: 'var', from: shift, to: snippet.length, type: { depth: 1, entry: level, base: p } });
+        sub.addSymbol({ name: p, kind: 'var', from: shift, to: snippet.length, scopeStart: 0, type: { depth: 1, entry: level, base: p } });
       }
       if (!this.cc.annotationMacro.test(body)) {
         sub.setterDefs.push({ name, level, nameNode, body: null, macro: true });
@@ -415,6 +420,11 @@ class CScan {
       this.add(moved);
     }
     for (const n of sub.annotated) this.annotated.add(n);
+    if (sub.macroValue && !this.cc.annotationMacro.test(body)) {
+      // Each use of the macro denotes that pointer or lvalue: follow the uses in this file.
+      const kind = def.type === 'preproc_function_def' ? 'macro-fn' : 'macro';
+      this.addSymbol({ name, type: sub.macroValue, kind, from: def.endIndex, to: this.text.length, scopeStart: 0 });
+    }
   }
 
   /** Argument lists of the uses of a function-like macro in this file (outside its definition). */
@@ -472,7 +482,7 @@ class CScan {
       if (extended) t = collapsePercent(t);
       for (const item of scanAsmText(t, { mode, instructions: true })) {
         if (item.kind === 'hidden' && macroPieces.has(item.start)) continue;
-        const key = `${item.kind}:${item.start}:${item.kind === 'marker' ? item.off : item.cls.name}`;
+        const key = `${item.kind}:${item.start}:${item.kind === 'marker' ? item.off : item.cls.name}:${item.kind === 'hidden' ? `${item.offset}:${item.bytes.join(',')}` : ''}`;
         if (seen.has(key)) continue;
         seen.add(key);
         this.asmItem(item, args);
@@ -521,8 +531,8 @@ class CScan {
         rule: 'hidden-instruction',
         severity: item.cls.needsSite ? 'error' : 'note',
         message: item.cls.needsSite
-          ? `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\` (${item.cls.name}, bytes ${bytes}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
-          : `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\` (${item.cls.name}, bytes ${bytes}); it traps under every hypervisor, so a site would only be an optimisation`,
+          ? `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytes}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
+          : `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytes}); it traps under every hypervisor, so a site would only be an optimisation`,
         start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
       });
     }
@@ -628,10 +638,12 @@ class CScan {
         };
       }
     }
-    const why = spec.fixable === false ? ' (not fixed automatically: the accessor may do more than one MMIO access)' : '';
+    const why = spec.fixable === false ? ' (not fixed automatically: the accessor may do more than one MMIO access)'
+      : suffix === null ? ` (not fixed automatically: ${spec.width === 64 ? 'there is no 64-bit PV_MMIO macro' : 'unknown access width'})`
+        : !fix && spec.access === 'write' ? ' (not fixed automatically: the call is not a statement of its own)' : '';
     this.add({
       rule: kind.name,
-      message: `\`${name}\` ${spec.access === 'read' ? 'reads' : 'writes'} a device register without an annotation; use ${kind.macro}${suffix ?? ''}${why}`,
+      message: `\`${name}\` ${spec.access === 'read' ? 'reads' : 'writes'} a device register without an annotation${suffix !== null ? `; use ${kind.macro}${suffix}` : ''}${why}`,
       start: call.startIndex, end: call.endIndex, kind: kind.name, accessor: name, ...(fix ? { fix } : {}),
     });
   }
@@ -844,24 +856,24 @@ class CScan {
     const memory = type.volatile && (array || (init !== null && this.addressKind(init) === 'memory'));
     if (fn) {
       if (decl.type === 'function_definition' || decl.type === 'declaration') {
-        this.addSymbol({ name, type, kind: 'fn', from: 0, to: this.text.length });
+        this.addSymbol({ name, type, kind: 'fn', from: 0, to: this.text.length, scopeStart: 0 });
       }
       return;
     }
     if (d.type === 'field_identifier') {
-      this.addSymbol({ name, type, kind: 'field', from: 0, to: this.text.length });
+      this.addSymbol({ name, type, kind: 'field', from: 0, to: this.text.length, scopeStart: 0 });
       return;
     }
     if (d.type !== 'identifier') return;
     if (decl.type === 'parameter_declaration') {
       const body = this.functionBodyOfParam(decl);
-      if (body) this.addSymbol({ name, type, kind: 'var', from: body.startIndex, to: body.endIndex });
+      if (body) this.addSymbol({ name, type, kind: 'var', from: body.startIndex, to: body.endIndex, scopeStart: body.startIndex });
       return;
     }
     let scope: SyntaxNode | null = decl.parent;
     while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
     const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
-    this.addSymbol({ name, type, kind: 'var', from: d.endIndex, to, ...(memory ? { memory: true } : {}) });
+    this.addSymbol({ name, type, kind: 'var', from: d.endIndex, to, scopeStart: scope ? scope.startIndex : 0, ...(memory ? { memory: true } : {}) });
   }
 
   private functionBodyOfParam(param: SyntaxNode): SyntaxNode | null {
@@ -904,16 +916,53 @@ class CScan {
         if (node.startIndex !== at || node.endIndex !== at + name.length) continue;
         const parent = node.parent;
         if (!parent) continue;
-        if (sym.kind === 'var' && node.type === 'identifier') {
+        if ((sym.kind === 'var' || sym.kind === 'macro') && node.type === 'identifier') {
+          if (sym.kind === 'var' && this.shadowed(node, name, sym)) continue;
           this.climb(node, sym.type);
         } else if (sym.kind === 'field' && node.type === 'field_identifier' && parent.type === 'field_expression') {
           if (same(parent.childForFieldName('field'), node)) this.climb(parent, sym.type);
-        } else if (sym.kind === 'fn' && node.type === 'identifier' && parent.type === 'call_expression'
+        } else if ((sym.kind === 'fn' || sym.kind === 'macro-fn') && node.type === 'identifier' && parent.type === 'call_expression'
           && same(parent.childForFieldName('function'), node)) {
           this.climb(parent, sym.type);
         }
       }
     }
+  }
+
+  /**
+   * Whether a declaration between the use and the symbol's own scope hides the symbol: a local or a
+   * parameter of another type with the same name.
+   */
+  private shadowed(use: SyntaxNode, name: string, sym: Sym): boolean {
+    const declares = (decl: SyntaxNode): boolean => decl.childrenForFieldName('declarator').some((d) => {
+      let n: SyntaxNode | null = d;
+      while (n && n.type !== 'identifier') n = n.childForFieldName('declarator');
+      return n !== null && n.endIndex !== sym.from && this.t(n) === name;
+    });
+    for (let a = use.parent; a; a = a.parent) {
+      if (a.startIndex < sym.scopeStart || (a.startIndex === sym.scopeStart && a.type !== 'function_definition')) return false;
+      if (a.type === 'compound_statement' || a.type === 'translation_unit') {
+        for (let i = 0; i < a.namedChildCount; i++) {
+          const c = a.namedChild(i)!;
+          if (c.startIndex >= use.startIndex) break;
+          if (c.type === 'declaration' && declares(c)) return true;
+        }
+      } else if (a.type === 'for_statement') {
+        const init = a.childForFieldName('initializer');
+        if (init && init.type === 'declaration' && init.endIndex <= use.startIndex && declares(init)) return true;
+      } else if (a.type === 'function_definition') {
+        const params = this.paramsOf(a);
+        if (params && params.some((p) => p.type === 'parameter_declaration' && declares(p))) return true;
+      }
+    }
+    return false;
+  }
+
+  private paramsOf(fn: SyntaxNode): SyntaxNode[] | null {
+    let d = fn.childForFieldName('declarator');
+    while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
+    const list = d?.childForFieldName('parameters');
+    return list ? Array.from({ length: list.namedChildCount }, (_, i) => list.namedChild(i)!) : null;
   }
 
   /** `T *alias = <entry or register pointer>;` or `alias = <pointer>;`: the alias points there too. */
@@ -930,7 +979,7 @@ class CScan {
       let scope: SyntaxNode | null = p.parent;
       while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
       const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
-      this.addSymbol({ name: this.t(d), type: { ...t }, kind: 'var', from: d.endIndex, to });
+      this.addSymbol({ name: this.t(d), type: { ...t }, kind: 'var', from: d.endIndex, to, scopeStart: scope ? scope.startIndex : 0 });
       return;
     }
     // An assignment to a plain variable: from here to the end of the enclosing block.
@@ -939,7 +988,7 @@ class CScan {
     let scope: SyntaxNode | null = p.parent;
     while (scope && !SCOPE_TYPES.has(scope.type)) scope = scope.parent;
     const to = scope && scope.type !== 'translation_unit' ? scope.endIndex : this.text.length;
-    this.addSymbol({ name: this.t(left), type: { ...t }, kind: 'var', from: p.endIndex, to });
+    this.addSymbol({ name: this.t(left), type: { ...t }, kind: 'var', from: p.endIndex, to, scopeStart: scope ? scope.startIndex : 0 });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -955,6 +1004,10 @@ class CScan {
       }
       const p = cur.parent;
       if (!p) return;
+      if (this.isMacroBodyTop(cur)) {
+        this.macroValue = t; // the macro expands to an entry or device pointer
+        return;
+      }
       switch (p.type) {
         case 'parenthesized_expression':
           cur = p;
@@ -1058,6 +1111,10 @@ class CScan {
       break;
     }
     if (this.inNoAccessContext(lv)) return;
+    if (this.isMacroBodyTop(lv)) {
+      this.macroValue = t; // the macro expands to the lvalue: each use is the access
+      return;
+    }
     const p = lv.parent!;
     const key = `${lv.startIndex}:${lv.endIndex}`;
     if (this.accessKeys.has(key)) return;
@@ -1086,6 +1143,19 @@ class CScan {
       return;
     }
     this.report(lv, t, 'read', p, null);
+  }
+
+  /** In a macro-body scan: whether `n` is the whole body (so what it denotes depends on each use). */
+  private isMacroBodyTop(n: SyntaxNode): boolean {
+    if (!this.macro) return false;
+    const stmt = n.parent;
+    if (!stmt) return false;
+    if (stmt.type === 'expression_statement') {
+      const block = stmt.parent;
+      return !!block && block.type === 'compound_statement' && block.parent?.type === 'function_definition'
+        && block.namedChildCount === 1 && this.text.startsWith('void __previrt_macro_body(void) {', block.parent.startIndex);
+    }
+    return false;
   }
 
   private inNoAccessContext(n: SyntaxNode): boolean {
@@ -1184,6 +1254,8 @@ class CScan {
       why = ' (not fixed automatically: unknown access width)';
     } else if (how === 'read') {
       fix = { description: `wrap the load in ${readKind.macro}${suffix}()`, edits: [{ start: lv.startIndex, end: lv.endIndex, text: `${readKind.macro}${suffix}(${ptr})` }] };
+    } else if (how === 'rmw' && ctx.type === 'update_expression') {
+      why = ' (not fixed automatically: an increment or decrement)';
     } else if (how === 'write' || how === 'rmw') {
       let whole: SyntaxNode = ctx;
       while (whole.parent?.type === 'parenthesized_expression') whole = whole.parent;
@@ -1380,7 +1452,7 @@ function finish(
     const natural = f.severity ?? ruleInfo(f.rule).defaultSeverity;
     const severity = cc.severity(f.rule, natural);
     if (severity === 'off') continue;
-    const key = `${f.rule}:${f.start}:${f.end}:${f.kind}`;
+    const key = `${f.rule}:${f.start}:${f.end}:${f.kind}:${f.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
     const s = lines.position(f.start);
@@ -1441,8 +1513,8 @@ export function scanAsmSource(file: string, text: string, cc: CompiledConfig, by
         rule: 'hidden-instruction',
         severity: item.cls.needsSite ? 'error' : 'note',
         message: item.cls.needsSite
-          ? `\`${shorten(item.statement)}\` encodes \`${item.decoded}\` (${item.cls.name}, bytes ${bytesText}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
-          : `\`${shorten(item.statement)}\` encodes \`${item.decoded}\` (${item.cls.name}, bytes ${bytesText}); it traps under every hypervisor, so a site would only be an optimisation`,
+          ? `\`${shorten(item.statement)}\` encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytesText}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
+          : `\`${shorten(item.statement)}\` encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytesText}); it traps under every hypervisor, so a site would only be an optimisation`,
         start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
       });
     }
