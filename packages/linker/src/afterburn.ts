@@ -10,6 +10,12 @@
 
 export const AFTERBURN_FORMAT_VERSION = 1;
 export const AFTERBURN_SECTION = '.afterburn';
+/**
+ * Instructions left alone on purpose (between the exclusion markers): same record layout, in a
+ * non-allocated section whose name stays out of the loader's table (it does not match `.afterburn.*`).
+ * `previrt check` lists these as excluded instead of uncovered.
+ */
+export const AFTERBURN_EXCLUDED_SECTION = '.afterburn_excluded';
 export const AFTERBURN_START_SYMBOL = '__afterburn_start';
 export const AFTERBURN_END_SYMBOL = '__afterburn_end';
 

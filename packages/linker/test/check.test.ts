@@ -108,6 +108,28 @@ describe('previrt check on a hand-made kernel image', () => {
     expect(formatCheckText(result)[0]).toBe(`${file}: 0x${u.address.toString(16)} <work+0x${u.offset.toString(16)}> ${u.source}: cli (cli) is not covered by a record`);
   });
 
+  test('an instruction recorded in .afterburn_excluded is listed as excluded, not uncovered', () => {
+    const { file, result } = check(11);
+    expect(result.uncovered).toEqual([]);
+    expect(result.badRecords).toEqual([]);
+    expect(result.excluded).toEqual([expect.objectContaining({ mnemonic: 'cli', kind: 'cli', symbol: 'defects', reason: expect.stringMatching(/exclusion markers/) })]);
+    // The excluded table is not loaded and not between the loader's symbols.
+    const sections = execFileSync('readelf', ['-S', '-W', file], { encoding: 'utf8' });
+    expect(sections).toMatch(/\.afterburn_excluded\s+PROGBITS\s+00000000 [0-9a-f]+ 000008 00\s+0/);
+  });
+
+  test('a relocatable object is checked through its relocations, like the image it links into', () => {
+    for (const [variant, uncovered, bad] of [[0, 0, 0], ['plain', 9, 0], [4, 1, 0], [5, 0, 1]] as const) {
+      buildCheckFixture(dir, variant);
+      const obj = join(dir, `kernel-${variant}.o`);
+      const r = checkElf(parseElf(readFileSync(obj), obj));
+      expect({ variant, uncovered: r.uncovered.length, bad: r.badRecords.length }).toEqual({ variant, uncovered, bad });
+    }
+    const r = checkElf(parseElf(readFileSync(join(dir, 'kernel-0.o')), 'kernel-0.o'));
+    expect(r.records).toBe(10);
+    expect(r.covered).toBe(10);
+  });
+
   test('exclusions by symbol and by section take instructions out of the verdict and list them', () => {
     const { file } = check('plain');
     const elf = parseElf(readFileSync(file), file);

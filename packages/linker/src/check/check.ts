@@ -151,6 +151,7 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
   let covered = 0;
   let optionalUncovered = 0;
   const excludeSymbols = options.excludeSymbols ?? [];
+  const markedExcluded = new Set(image.excludedRecords.map((r) => r.siteAddress));
   const excludeSections = options.excludeSections ?? [];
   for (const insn of code.sensitive) {
     const cls = insn.sensitive!;
@@ -163,7 +164,9 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
     const d = image.describe(insn.address);
     const region = image.regionAt(insn.address);
     const owner = excludeSymbols.length > 0 ? image.functionAt(insn.address) : null;
-    const reason = region && excludeSections.includes(region.section.name)
+    const reason = markedExcluded.has(insn.address)
+      ? `marked with the exclusion markers (${image.excludedRecords[0]!.table})`
+      : region && excludeSections.includes(region.section.name)
       ? `section ${region.section.name} is excluded`
       : d.symbol && matches(excludeSymbols, d.symbol) ? `symbol ${d.symbol} is excluded`
         : owner && matches(excludeSymbols, owner) ? `symbol ${owner} is excluded` : null;

@@ -8,7 +8,7 @@ import {
 } from '../elf/constants.js';
 import type { ElfFile, ElfSection, ElfSymbol } from '../elf/reader.js';
 import {
-  AFTERBURN_END_SYMBOL, AFTERBURN_START_SYMBOL, afterburnRecordSize, isAfterburnSectionName, decodeAfterburn,
+  AFTERBURN_END_SYMBOL, AFTERBURN_EXCLUDED_SECTION, AFTERBURN_START_SYMBOL, afterburnRecordSize, isAfterburnSectionName, decodeAfterburn,
   AfterburnFormatError, type AfterburnRecord,
 } from '../afterburn.js';
 
@@ -57,6 +57,8 @@ export interface CheckImage {
   /** Function, object and untyped symbols with their addresses, sorted by address. */
   symbols: PlacedSymbol[];
   records: PlacedRecord[];
+  /** Records of instructions excluded on purpose (.afterburn_excluded). */
+  excludedRecords: PlacedRecord[];
   /** Problems with the tables themselves (unreadable records, tables the loader cannot see). */
   tableProblems: TableProblem[];
   /** The entry point, when the file has one. */
@@ -183,9 +185,10 @@ export function buildCheckImage(elf: ElfFile): CheckImage {
     return null;
   };
 
-  const { records, tableProblems } = readRecords(elf, bits, relocatable, sectionBase, symbols);
+  const { records, tableProblems } = readRecords(elf, bits, relocatable, sectionBase, symbols, isAfterburnSectionName, true);
+  const excludedRecords = readRecords(elf, bits, relocatable, sectionBase, symbols, (n) => n === AFTERBURN_EXCLUDED_SECTION, false).records;
   const entry = relocatable || elf.header.entry === 0 ? null : elf.header.entry;
-  return { elf, mode, relocatable, regions, sectionBase, symbols, records, tableProblems, entry, regionAt, describe, functionAt };
+  return { elf, mode, relocatable, regions, sectionBase, symbols, records, excludedRecords, tableProblems, entry, regionAt, describe, functionAt };
 }
 
 /** Functions before objects before untyped labels; globals before locals. */
@@ -197,11 +200,12 @@ function rank(s: PlacedSymbol): number {
 
 function readRecords(
   elf: ElfFile, bits: 32 | 64, relocatable: boolean, sectionBase: Map<number, number>, symbols: PlacedSymbol[],
+  isTable: (name: string) => boolean, loaderTable: boolean,
 ): { records: PlacedRecord[]; tableProblems: TableProblem[] } {
   const records: PlacedRecord[] = [];
   const tableProblems: TableProblem[] = [];
   const size = afterburnRecordSize(bits);
-  const tables = elf.sections.filter((s) => isAfterburnSectionName(s.name) && s.type !== SHT_NOBITS);
+  const tables = elf.sections.filter((s) => isTable(s.name) && s.type !== SHT_NOBITS);
   const decodeTable = (bytes: Uint8Array, where: string): AfterburnRecord[] => {
     try {
       return decodeAfterburn(bytes, bits, where);
@@ -220,8 +224,13 @@ function readRecords(
     }
   };
 
-  if (relocatable) {
+  if (relocatable || !loaderTable) {
     for (const t of tables) {
+      if (!relocatable) {
+        // A linked table outside the loaded image: its words are final addresses.
+        decodeTable(t.data, t.name).forEach((r, i) => records.push({ ...r, where: `${t.name}+0x${(i * size).toString(16)}`, table: t.name }));
+        continue;
+      }
       const rel = elf.relocations.find((r) => r.target?.index === t.index);
       const raw = decodeTable(t.data, t.name);
       const byOffset = new Map<number, { section: number; value: number }>();
