@@ -337,30 +337,38 @@ export class Uart {
   private dll = 0x0c;
   private dlm = 0;
   private fcr = 0;
+  /** The receiver (FIFO or holding register): what a FIFO reset drops. */
   private readonly rx: number[] = [];
+  /**
+   * Bytes on the host side of the line, moved into the receiver one at a time when the guest looks
+   * (flow control, as QEMU's chardev does): input given up front is never lost to an early FIFO reset.
+   */
+  private readonly host: number[] = [];
+  private hostPos = 0;
   private thrIntPending = false;
   private irqLevel = false;
-  /** Where input comes from when the receive buffer is empty (returns -1 when nothing is there). */
-  input: (() => number) | null = null;
 
   constructor(private readonly irq: IrqSink, private readonly irqLine: number, private readonly output: (byte: number) => void) {}
 
-  /** Queues received bytes (serial input). */
+  /** Serial input from the host. */
   receive(bytes: Uint8Array | number[]): void {
-    for (const b of bytes) this.rx.push(b);
+    for (const b of bytes) this.host.push(b);
     this.update();
   }
-  get rxEmpty(): boolean { return this.rx.length === 0; }
+  /** Nothing left to read, on either side of the line. */
+  get rxEmpty(): boolean { return this.rx.length === 0 && this.hostPos >= this.host.length; }
   private pull(): void {
-    if (this.rx.length === 0 && this.input) {
-      const b = this.input();
-      if (b >= 0) this.rx.push(b);
+    // In loopback mode the receiver hears only the transmitter.
+    if (this.rx.length === 0 && this.hostPos < this.host.length && !(this.mcr & 0x10)) {
+      this.rx.push(this.host[this.hostPos++]);
+      if (this.hostPos > 4096 && this.hostPos * 2 > this.host.length) { this.host.splice(0, this.hostPos); this.hostPos = 0; }
     }
   }
 
   private iir(): number {
     const fifo = this.fcr & 1 ? 0xc0 : 0;
-    this.pull();
+    // Input moves in only when the guest looks or has asked to be interrupted for it.
+    if (this.ier & 1) this.pull();
     if ((this.ier & 1) && this.rx.length > 0) return fifo | 0x04;
     if ((this.ier & 2) && this.thrIntPending) return fifo | 0x02;
     return fifo | 0x01;
@@ -385,6 +393,7 @@ export class Uart {
       }
       case 1: return dlab ? this.dlm : this.ier;
       case 2: {
+        this.pull();
         const v = this.iir();
         if ((v & 0x0f) === 0x02) { this.thrIntPending = false; this.update(); }
         return v;

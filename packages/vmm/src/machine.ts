@@ -28,7 +28,7 @@ export interface MachineOptions {
   hooks?: CpuHooks;
 }
 
-export type StopReason = 'exit' | 'reset' | 'halted' | 'limit' | 'failure' | 'waiting-input';
+export type StopReason = 'exit' | 'reset' | 'halted' | 'limit' | 'failure' | 'waiting-input' | 'idle';
 
 export interface RunResult {
   reason: StopReason;
@@ -52,8 +52,6 @@ export class Machine implements CpuBus {
   private readonly crtc = new Uint8Array(32);
   private port92 = 0x02;
   private stopRequest: MachineStop | null = null;
-  /** Set when serial input would be needed to make progress and none is buffered. */
-  inputClosed = false;
 
   constructor(opts: MachineOptions) {
     const mb = opts.memoryMB ?? 128;
@@ -220,10 +218,12 @@ export class Machine implements CpuBus {
 
   /**
    * Runs until the guest stops, `maxInstructions` retire, or it waits for serial input that is not
-   * there (`waiting-input`: feed the UART and call run again).
+   * there (`waiting-input`: feed the UART and call run again). While halted, virtual time jumps to the
+   * next timer event; `idleBudget` (ns) bounds how far in one call (`idle` when used up).
    */
-  run(maxInstructions = Infinity): RunResult {
+  run(maxInstructions = Infinity, idleBudget = Infinity): RunResult {
     const c = this.cpu;
+    let idleLeft = idleBudget;
     try {
       for (;;) {
         if (this.stopRequest) return this.finish(this.stopRequest);
@@ -242,10 +242,18 @@ export class Machine implements CpuBus {
           }
           const ev = this.nextEvent();
           if (ev === Infinity) {
-            if (this.inputClosed || !this.uart.input) return { reason: 'waiting-input', exitCode: 0, message: 'halted, waiting for an interrupt' };
-            return { reason: 'waiting-input', exitCode: 0, message: 'waiting for serial input' };
+            // Only serial input can wake the guest now.
+            return { reason: 'waiting-input', exitCode: 0, message: 'halted with no timer armed: waiting for serial input' };
           }
-          if (ev > c.time) c.idleTime += ev - c.time;
+          if (ev > c.time) {
+            // An interactive caller lets virtual time idle only as fast as real time passes.
+            if (ev - c.time > idleLeft) {
+              c.idleTime += idleLeft;
+              return { reason: 'idle', exitCode: 0, message: 'halted, idle budget used' };
+            }
+            idleLeft -= ev - c.time;
+            c.idleTime += ev - c.time;
+          }
           this.fireEvents(c.time);
         }
       }

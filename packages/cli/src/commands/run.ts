@@ -23,6 +23,7 @@ interface RunArgs {
 
 /** Instructions per slice between looks at the outside world (stdin, stdout flushes). */
 const SLICE = 20_000_000;
+const IDLE_STEP_NS = 10_000_000;
 
 /** A raw image file, read and written in place (used only with --disk-write). */
 class FileDisk implements DiskImage {
@@ -145,18 +146,25 @@ export const runCommand: CommandModule<object, RunArgs> = {
     try {
       for (;;) {
         const sliceEnd = Math.min(limit, machine.cpu.icount + SLICE);
-        result = machine.run(sliceEnd);
+        // While standard input is open, an idle guest waits in real time (10 ms steps) so that
+        // typed or piped input arrives when it would on hardware; once it ends, time runs freely.
+        result = machine.run(sliceEnd, stdinEnded ? Infinity : IDLE_STEP_NS);
         flush();
+        if (result.reason === 'idle') {
+          await new Promise((r) => setTimeout(r, IDLE_STEP_NS / 1e6));
+          continue;
+        }
         if (result.reason === 'limit' && sliceEnd < limit) {
           await new Promise((r) => setImmediate(r));
           continue;
         }
         if (result.reason === 'waiting-input') {
-          if (stdinEnded && machine.uart.rxEmpty) {
-            result = { reason: 'failure', exitCode: EXIT_GUEST_FAILURE, message: 'the guest waits for serial input and the input has ended' };
+          // Halted with nothing but the serial line to wake it: wait for more input, if any can come.
+          if (stdinEnded) {
+            result = { reason: 'failure', exitCode: EXIT_GUEST_FAILURE, message: 'the guest is halted waiting for serial input and the input has ended' };
             break;
           }
-          if (machine.uart.rxEmpty) await new Promise<void>((r) => { wake = r; });
+          await new Promise<void>((r) => { wake = r; });
           wake = null;
           continue;
         }
