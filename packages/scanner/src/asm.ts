@@ -385,9 +385,11 @@ export function scanAsmText(t: MappedText, opts: AsmScanOptions): AsmItem[] {
     }
     endRun();
     if (!opts.instructions || opts.dataOnly) continue;
-    const split = splitAttStatement(s.text);
+    // Multi-dialect braces and operand-size placeholders in the mnemonic (`mov{l}`, `mov%z0`).
+    const text = s.text.replace(/\{([^|}]*)\|[^}]*\}/g, '$1').replace(/^(\S+)/, (w) => normaliseMnemonic(w));
+    const split = splitAttStatement(text);
     if (!split) continue;
-    const mnemonic = normaliseMnemonic(split.mnemonic);
+    const mnemonic = split.mnemonic;
     if (mnemonic === '') continue;
     const cls = classifyAtt(mnemonic, splitAttOperands(split.rest));
     if (cls) items.push({ kind: 'instruction', start: src(s.at), end: src(s.end), statement: s.text, mnemonic, cls });
