@@ -82,6 +82,15 @@ test('without arguments it runs the demo: MP tables as SeaBIOS builds them (one 
   }
 });
 
+test('every self-test also passes alone (test=<name>), so any one can be run by itself', () => {
+  const failures: string[] = [];
+  for (const { name } of selftestTable()) {
+    const r = boot(`test=${name}`);
+    if (r.status !== exitStatus(0) || !r.stdout.includes(`\nPASS ${name}\nselftest: 1 passed, 0 failed\n`)) failures.push(`${name}: ${r.stdout.trim().split('\n').slice(1).join(' | ')}`);
+  }
+  expect(failures).toEqual([]);
+}, 240_000);
+
 test('without a disk the ATA tests fail by name, the summary counts them, and the exit status says so', () => {
   const r = boot('test=all', { disk: false });
   const failed = r.stdout.split('\n').filter((l) => l.startsWith('FAIL '));
