@@ -1,11 +1,9 @@
 // A unified diff of two texts (for `previrt lint --fix --dry-run`): Myers' O(ND) line diff, hunks with
 // three lines of context, the format `diff -u` and `patch` use.
 
+/** Lines with their newline, so that a last line without one differs from the same line with one. */
 function splitLines(text: string): string[] {
-  if (text === '') return [];
-  const lines = text.split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  return lines;
+  return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
 }
 
 type Op = { kind: ' ' | '-' | '+'; line: string };
@@ -69,8 +67,6 @@ export function unifiedDiff(name: string, oldText: string, newText: string, cont
   const a = splitLines(oldText);
   const b = splitLines(newText);
   const ops = diffLines(a, b);
-  const aNoEol = oldText !== '' && !oldText.endsWith('\n');
-  const bNoEol = newText !== '' && !newText.endsWith('\n');
   // Index each op with its line numbers in a and b.
   const rows: { op: Op; ai: number; bi: number }[] = [];
   let ai = 0;
@@ -115,12 +111,11 @@ export function unifiedDiff(name: string, oldText: string, newText: string, cont
     const range = (s: number, len: number) => (len === 1 ? `${s + 1}` : `${len === 0 ? s : s + 1},${len}`);
     out.push(`@@ -${range(aStart, aLen)} +${range(bStart, bLen)} @@`);
     for (const r of hunk) {
-      out.push(`${r.op.kind}${r.op.line}`);
-      const lastOfA = r.op.kind !== '+' && r.ai === a.length - 1;
-      const lastOfB = r.op.kind !== '-' && r.bi === b.length - 1;
-      if ((r.op.kind === '-' && lastOfA && aNoEol) || (r.op.kind === '+' && lastOfB && bNoEol)
-        || (r.op.kind === ' ' && ((lastOfA && aNoEol) || (lastOfB && bNoEol)))) {
-        out.push('\\ No newline at end of file');
+      const line = r.op.line;
+      if (line.endsWith('\n')) {
+        out.push(`${r.op.kind}${line.slice(0, -1)}`);
+      } else {
+        out.push(`${r.op.kind}${line}`, '\\ No newline at end of file');
       }
     }
     i = stop;
