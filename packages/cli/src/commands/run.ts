@@ -23,6 +23,8 @@ interface RunArgs {
 
 /** Instructions per slice between looks at the outside world (stdin, stdout flushes). */
 const SLICE = 20_000_000;
+/** Back ends `previrt run` offers. */
+const HYPERVISORS = ['native'];
 const IDLE_STEP_NS = 10_000_000;
 
 /** A raw image file, read and written in place (used only with --disk-write). */
@@ -62,7 +64,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
   describe: 'boot a Multiboot kernel on the simulated PC (serial console on stdin/stdout)',
   builder: (y) => y
     .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel)' })
-    .option('hypervisor', { type: 'string', default: 'native', choices: ['native'], describe: 'back end the kernel runs on' })
+    .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')})` })
     .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
     .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
     .option('disk', { type: 'string', describe: 'short for --drive file=<image>,index=0' })
@@ -75,6 +77,9 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .example('$0 run build/kernel.elf --append "test=all"', 'runs the test kernel; the exit code is the guest\'s')
     .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input'),
   handler: async (args) => {
+    if (!HYPERVISORS.includes(args.hypervisor)) {
+      throw new CliError(`--hypervisor ${args.hypervisor}: unknown back end (available: ${HYPERVISORS.join(', ')})`, EXIT_USAGE);
+    }
     let kernel: Uint8Array;
     try {
       kernel = readFileSync(args.kernel);
