@@ -13,3 +13,4 @@ export { buildCheckImage, CheckInputError, type CheckImage, type PlacedRecord } 
 export { discoverCode, type CodeMap } from './check/discover.js';
 export { isNop, accessesMemory, endsFlow, branchTarget } from './check/flow.js';
 export * from './inspect.js';
+export * from './fuzz.js';

@@ -22,6 +22,16 @@ export interface ImageHeader {
   phoff: number;
   shoff: number;
   shstrndx: number;
+  /**
+   * Whether the file keeps a count or index in section header 0 (extended numbering) although it
+   * would fit the ELF header; the writer also switches to it when a value does not fit.
+   */
+  extendedShnum?: boolean;
+  extendedShstrndx?: boolean;
+  extendedPhnum?: boolean;
+  /** e_shnum and e_shstrndx as stored, written back when the image has no section headers. */
+  storedShnum?: number;
+  storedShstrndx?: number;
 }
 
 export interface ImageSection {
@@ -94,6 +104,11 @@ export function toImage(elf: ElfFile): ElfImage {
     bits: h.bits, ident: h.ident.slice(), type: h.type, machine: h.machine, version: h.version, entry: h.entry,
     flags: h.flags, ehsize: h.ehsize, phentsize: h.phentsize, shentsize: h.shentsize, phoff: h.phoff, shoff: h.shoff,
     shstrndx: h.shstrndx,
+    extendedShnum: h.shnumRaw === 0 && h.shnum > 0,
+    extendedShstrndx: h.shstrndxRaw === SHN_XINDEX && elf.sections.length > 0,
+    extendedPhnum: h.phnumRaw === PN_XNUM && elf.sections.length > 0,
+    storedShnum: h.shnumRaw,
+    storedShstrndx: h.shstrndxRaw,
   };
   collectExact(exact, header, h, ['entry', 'phoff', 'shoff']);
   const sections = elf.sections.map((s): ImageSection => {
@@ -119,13 +134,18 @@ export function toImage(elf: ElfFile): ElfImage {
 function coveredRanges(image: ElfImage, phnum = image.segments.length): [number, number][] {
   const h = image.header;
   const sz = SIZES[h.bits];
-  const ranges: [number, number][] = [[0, Math.max(sz.ehdr, h.ehsize)]];
+  const ranges: [number, number][] = [[0, sz.ehdr]];
   if (phnum > 0) ranges.push([h.phoff, h.phoff + phnum * sz.phdr]);
   if (image.sections.length > 0) ranges.push([h.shoff, h.shoff + image.sections.length * sz.shdr]);
-  for (const s of image.sections) {
-    if (s.type !== SHT_NOBITS && s.type !== SHT_NULL && s.size > 0) ranges.push([s.offset, s.offset + s.size]);
-  }
+  image.sections.forEach((s, i) => {
+    if (hasFileData(s, i)) ranges.push([s.offset, s.offset + s.size]);
+  });
   return ranges;
+}
+
+/** Whether a section's bytes live in the file (the reader gives section 0 no contents). */
+function hasFileData(s: ImageSection, index: number): boolean {
+  return index !== 0 && s.type !== SHT_NOBITS && s.type !== SHT_NULL && s.size > 0;
 }
 
 function complement(ranges: [number, number][], length: number): [number, number][] {
@@ -200,13 +220,16 @@ export function writeElf(image: ElfImage): Uint8Array {
   out.u32(o, h.flags);
   out.u16(o + 4, h.ehsize);
   out.u16(o + 6, h.phentsize);
-  // Extended numbering: counts that do not fit 16 bits go to section header 0.
-  const extended = shnum >= SHN_LORESERVE || h.shstrndx >= SHN_LORESERVE || phnum >= PN_XNUM;
-  if (extended && shnum === 0) throw new ElfWriteError('extended numbering needs a section header 0');
-  out.u16(o + 8, phnum >= PN_XNUM ? PN_XNUM : phnum);
+  // Extended numbering: counts that do not fit 16 bits (or that the file kept there) go to section header 0.
+  const extShnum = shnum > 0 && (h.extendedShnum === true || shnum >= SHN_LORESERVE);
+  const extShstrndx = shnum > 0 && (h.extendedShstrndx === true || h.shstrndx >= SHN_LORESERVE);
+  const extPhnum = shnum > 0 && (h.extendedPhnum === true || phnum >= PN_XNUM);
+  if (phnum > PN_XNUM || (phnum === PN_XNUM && shnum > 0 && !extPhnum)) throw new ElfWriteError(`${phnum} program headers need extended numbering`);
+  out.u16(o + 8, extPhnum ? PN_XNUM : phnum);
   out.u16(o + 10, h.shentsize);
-  out.u16(o + 12, shnum >= SHN_LORESERVE ? 0 : shnum);
-  out.u16(o + 14, h.shstrndx >= SHN_LORESERVE ? SHN_XINDEX : h.shstrndx);
+  // Without section headers the stored counts are what the file had (the reader ignored them).
+  out.u16(o + 12, shnum === 0 ? h.storedShnum ?? 0 : extShnum ? 0 : shnum);
+  out.u16(o + 14, shnum === 0 ? h.storedShstrndx ?? h.shstrndx : extShstrndx ? SHN_XINDEX : h.shstrndx);
 
   // Program headers.
   for (let i = 0; i < phnum; i++) {
@@ -234,8 +257,8 @@ export function writeElf(image: ElfImage): Uint8Array {
   }
 
   // Section contents, then the section header table.
-  for (const s of image.sections) {
-    if (s.type === SHT_NOBITS || s.type === SHT_NULL || s.size === 0) continue;
+  for (const [i, s] of image.sections.entries()) {
+    if (!hasFileData(s, i)) continue;
     if (s.data.length !== s.size) throw new ElfWriteError(`section ${s.name}: ${s.data.length} bytes of data for size ${s.size}`);
     bytes.set(s.data, s.offset);
   }
@@ -245,10 +268,10 @@ export function writeElf(image: ElfImage): Uint8Array {
     let size = s.size;
     let link = s.link;
     let info = s.info;
-    if (i === 0 && extended) {
-      if (shnum >= SHN_LORESERVE) size = shnum;
-      if (h.shstrndx >= SHN_LORESERVE) link = h.shstrndx;
-      if (phnum >= PN_XNUM) info = phnum;
+    if (i === 0) {
+      if (extShnum) size = shnum;
+      if (extShstrndx) link = h.shstrndx;
+      if (extPhnum) info = phnum;
     }
     out.u32(at, s.nameOffset);
     out.u32(at + 4, s.type);
