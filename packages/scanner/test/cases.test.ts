@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 test('the fixture set covers every kind of case', () => {
-  expect(cases).toEqual(['asm.c', 'entry.S', 'mmio.c', 'pagetable.c', 'suppress.c']);
+  expect(cases).toEqual(['asm.c', 'entry.S', 'fixable.c', 'mmio.c', 'pagetable.c', 'suppress.c']);
 });
 
 describe.each(['native', 'wasm'])('with the %s parser', (backend) => {
