@@ -270,10 +270,12 @@ class Sequence {
       const op = rng.pick(['movs', 'stos', 'lods', 'cmps', 'scas']);
       const rep = rng.pick(['', 'rep ', 'repne ']);
       if ((op === 'cmps' || op === 'scas') && false) return;
-      this.emit(`movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %esi`, `movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %edi`, `movl $${rng.int(12)}, %ecx`);
+      const count = rng.int(12);
+      this.emit(`movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %esi`, `movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %edi`, `movl $${count}, %ecx`);
       if (rng.chance(0.3)) this.emit(rng.pick(['cld', 'std']));
       this.emit(`${rep === 'repne ' && (op === 'movs' || op === 'stos' || op === 'lods') ? 'rep ' : rep}${op}${s}`);
-      if (op === 'cmps' || op === 'scas') this.flags(true);
+      // A repeated compare with a zero count compares nothing and leaves the flags alone.
+      if ((op === 'cmps' || op === 'scas') && (rep === '' || count > 0)) this.flags(true);
       this.emit('cld');
       return;
     }
