@@ -4,20 +4,24 @@
 # and restarts the machine) once plainly and once with `make CC="previrt cc gcc"`, boots both on
 # QEMU, compares the boot line, prints the sites by kind and the hooked/plain build-time ratio.
 #
-# Usage: scripts/linux-e2e.sh [--rebuild] [--jobs N]
+# Usage: scripts/linux-e2e.sh [--rebuild] [--jobs N] [--timing N]
 #   Work directory: $PREVIRT_LINUX_DIR (default /work/linux-build); resumable: finished steps are
 #   skipped (a build is redone with --rebuild). Kconfig runs through the hook too, and the two
 #   .config files must come out identical (the hook must not change what the probes see).
+#   --timing N: afterwards, N more plain/hooked build pairs, alternating, for a build-time ratio
+#   that is less at the mercy of a busy machine (the best time of each side is compared).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${PREVIRT_LINUX_DIR:-/work/linux-build}
 jobs=2
 rebuild=0
+timing=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rebuild) rebuild=1 ;;
     --jobs) jobs=$2; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --timing) timing=$2; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "linux-e2e: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -68,22 +72,28 @@ configure() { # <dir> <make args...>
   make -s -C "$src" O="$dir" ARCH=i386 "$@" olddefconfig >/dev/null
 }
 
+# Both kernels are built in the same directory ($work/obj, then renamed), with a fixed build
+# timestamp, user and host, so that an object may differ between them only through the hook.
+export KBUILD_BUILD_TIMESTAMP="2024-01-01 00:00:00 UTC" KBUILD_BUILD_USER=previrt KBUILD_BUILD_HOST=e2e
+
 build() { # <name> <make args...>: builds bzImage, records the wall time in <dir>/build-seconds
   local name=$1; shift
-  local dir="$work/$name"
+  local dir="$work/$name" obj="$work/obj"
   if [ "$rebuild" = 1 ] || [ ! -f "$dir/build-seconds" ]; then
-    rm -rf "$dir"
-    configure "$dir" "$@"
+    rm -rf "$dir" "$obj"
+    configure "$obj" "$@"
     say "building $name kernel (make -j$jobs $*)"
     local t0 t1
     t0=$(date +%s.%N)
-    if ! make -s -C "$src" O="$dir" ARCH=i386 -j"$jobs" "$@" bzImage > "$dir/build.log" 2>&1; then
-      tail -30 "$dir/build.log" >&2
+    if ! make -s -C "$src" O="$obj" ARCH=i386 -j"$jobs" "$@" bzImage > "$obj/build.log" 2>&1; then
+      tail -30 "$obj/build.log" >&2
+      mv "$obj" "$dir"
       say "$name build failed (log: $dir/build.log)"
       exit 1
     fi
     t1=$(date +%s.%N)
-    echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$dir/build-seconds"
+    echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$obj/build-seconds"
+    mv "$obj" "$dir"
   fi
   say "$name build: $(cat "$dir/build-seconds") s"
 }
@@ -113,7 +123,7 @@ echo "== sites in the hooked vmlinux"
 node "$repo/scripts/linux/records.mjs" "$work/hooked/vmlinux" || true
 echo
 echo "== no-op guarantee: plain vs hooked objects"
-if node "$repo/scripts/linux/compare-objects.mjs" "$work/plain" "$work/hooked"; then noop=yes; else noop=no; fi
+if node "$repo/scripts/linux/compare-objects.mjs" "$work/plain" "$work/hooked" "$work/obj"; then noop=yes; else noop=no; fi
 echo
 echo "== summary"
 echo "plain build:  ${plain_s} s"
@@ -123,6 +133,28 @@ echo ".config identical: $config_same"
 echo "objects without records byte-identical: $noop"
 echo "plain boot line:  ${plain_line:-<none>}"
 echo "hooked boot line: ${hooked_line:-<none>}"
+if [ "$timing" -gt 0 ]; then
+  echo
+  echo "== timing: $timing more plain/hooked pairs, alternating (make -j$jobs bzImage from scratch)"
+  best_plain=$plain_s best_hooked=$hooked_s
+  for i in $(seq "$timing"); do
+    for name in plain hooked; do
+      obj="$work/obj"
+      rm -rf "$obj"
+      if [ "$name" = hooked ]; then args=(CC="previrt cc gcc"); else args=(); fi
+      configure "$obj" "${args[@]}"
+      t0=$(date +%s.%N)
+      make -s -C "$src" O="$obj" ARCH=i386 -j"$jobs" "${args[@]}" bzImage > "$obj/build.log" 2>&1 || { say "timing build failed"; exit 1; }
+      t1=$(date +%s.%N)
+      s=$(echo "$t0 $t1" | awk '{ printf "%.1f", $2 - $1 }')
+      echo "run $i $name: $s s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+      if [ "$name" = plain ]; then best_plain=$(echo "$best_plain $s" | awk '{ print ($2 < $1) ? $2 : $1 }');
+      else best_hooked=$(echo "$best_hooked $s" | awk '{ print ($2 < $1) ? $2 : $1 }'); fi
+    done
+  done
+  rm -rf "$work/obj"
+  awk -v p="$best_plain" -v h="$best_hooked" 'BEGIN { printf "best plain %.1f s, best hooked %.1f s: ratio hooked/plain %.3f\n", p, h, h / p }'
+fi
 if [ -n "$plain_line" ] && [ "$plain_line" = "$hooked_line" ]; then
   echo "boots matched: yes"
 else

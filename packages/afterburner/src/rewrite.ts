@@ -83,6 +83,45 @@ function offMarkerValue(operands: string): boolean | null {
   return m[1] !== '0';
 }
 
+const INTERESTING = /["'#;/]/;
+/** Directives the rewriter acts on (everything else passes through untouched). */
+const DIRECTIVES = new Set(['.macro', '.rept', '.irp', '.irpc', '.endm', '.endr', '.code16', '.code16gcc', '.code32',
+  '.code64', '.intel_syntax', '.att_syntax', '.end', '.include', '.set', '.equ']);
+const mnemonicCache = new Map<string, boolean>();
+
+function isWordChar(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36;
+}
+
+/**
+ * For a line with one statement and no comment or string: false when its first word (after any
+ * labels) is neither a directive the rewriter acts on nor a possibly sensitive mnemonic or prefix.
+ */
+function mayMatter(line: string): boolean {
+  const n = line.length;
+  let p = 0;
+  for (;;) {
+    while (p < n && (line.charCodeAt(p) === 32 || line.charCodeAt(p) === 9)) p++;
+    const start = p;
+    while (p < n && isWordChar(line.charCodeAt(p))) p++;
+    if (p === start) return p < n; // not a word: let the full parser decide
+    let q = p;
+    while (q < n && (line.charCodeAt(q) === 32 || line.charCodeAt(q) === 9)) q++;
+    if (q < n && line.charCodeAt(q) === 58 /* : */ && line.charCodeAt(q + 1) !== 58 && line.charCodeAt(q + 1) !== 61) {
+      p = q + 1; // a label
+      continue;
+    }
+    const word = line.slice(start, p);
+    if (line.charCodeAt(start) === 46 /* . */) return DIRECTIVES.has(word.toLowerCase());
+    let hit = mnemonicCache.get(word);
+    if (hit === undefined) {
+      hit = mayBeSensitiveAtt(word) || ATT_PREFIXES.has(word.toLowerCase());
+      mnemonicCache.set(word, hit);
+    }
+    return hit;
+  }
+}
+
 interface Body {
   kind: 'macro' | 'repeat';
   /** Code mode where the body was written. */
@@ -95,17 +134,11 @@ class LabelScheme {
   private nextNumeric: number;
   private nextNamed = 0;
 
-  constructor(source: string, tag: string) {
+  constructor(private readonly source: string, tag: string) {
     let prefix = `.Lafterburn${tag}_`;
     for (let k = 0; source.includes(prefix); k++) prefix = `.Lafterburn${tag}x${k}_`;
     this.prefix = prefix;
-    let max = 0;
-    for (const m of source.matchAll(NUMERIC_LABEL_DEF)) {
-      const v = Number(m[1]);
-      if (v > max) max = v;
-    }
-    // Numeric labels are used only inside repeated bodies; start far above any the program uses.
-    this.nextNumeric = Math.max(970000000, max + 1);
+    this.nextNumeric = -1;
   }
 
   named(): { start: string; insn: string; end: string; ref: (l: string) => string } {
@@ -115,6 +148,12 @@ class LabelScheme {
   }
 
   numeric(): { start: string; insn: string; end: string; ref: (l: string) => string } {
+    if (this.nextNumeric < 0) {
+      // Numeric labels are used only inside repeated bodies; start far above any the program uses.
+      let max = 0;
+      for (const m of this.source.matchAll(NUMERIC_LABEL_DEF)) max = Math.max(max, Number(m[1]));
+      this.nextNumeric = Math.max(970000000, max + 1);
+    }
     const k = this.nextNumeric;
     this.nextNumeric += 3;
     return { start: String(k), insn: String(k + 1), end: String(k + 2), ref: (l) => `${l}b` };
@@ -154,9 +193,9 @@ function intelOperandsAsAtt(operands: string[]): string[] {
 
 export function rewrite(source: string, options: RewriteOptions = {}): RewriteResult {
   const file = options.fileName ?? '<input>';
-  const elfClass: ElfClass = options.elfClass ?? (/\.code64\b/.test(source) ? 64 : 32);
+  const elfClass: ElfClass = options.elfClass ?? (source.includes('.code64') ? 64 : 32);
   let mode: CodeMode = options.mode ?? (elfClass === 64 ? 64 : 32);
-  const has16 = /\.code16/.test(source);
+  const has16 = source.includes('.code16');
   const labels = new LabelScheme(source, options.labelTag ?? '');
   const sites: Site[] = [];
   const skipped: Skipped[] = [];
@@ -171,6 +210,8 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   const lines = source.split('\n');
   for (let ln = 0; ln < lines.length && !ended; ln++) {
     const line = lines[ln]!;
+    // Fast path: most lines are one plain statement whose first word says it cannot matter.
+    if (!inBlockComment && !INTERESTING.test(line) && !mayMatter(line)) continue;
     const lexed = lexLine(line, inBlockComment);
     inBlockComment = lexed.inBlockComment;
     for (const comment of lexed.comments) {
