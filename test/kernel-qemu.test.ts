@@ -110,6 +110,27 @@ test('test=<name>,<name> runs just those; an unknown name fails', () => {
   expect(none.status).toBe(exitStatus(1));
 });
 
+test('oops=1: an unexpected kernel page fault is reported with its registers, then the kernel panics', () => {
+  const r = boot('oops=1');
+  const lines = r.stdout.split('\n');
+  expect(lines[0]).toBe('kernel oops: #PF page fault (vector 14) error 00000002');
+  const eip = /^  EIP=0008:([0-9a-f]{8}) EFLAGS=[0-9a-f]{8} CR2=dead0000$/.exec(lines[1]!);
+  expect(eip).not.toBeNull();
+  // The faulting instruction lies in kernel_main (its symbol and size from the ELF symbol table).
+  const sym = /^\s*\d+: ([0-9a-f]+)\s+(\d+) FUNC\s+GLOBAL\s+\w+\s+\d+ kernel_main$/m
+    .exec(execFileSync('readelf', ['-W', '-s', join(build, 'kernel.elf')], { encoding: 'utf8' }))!;
+  const at = parseInt(eip![1]!, 16), start = parseInt(sym[1]!, 16);
+  expect(at >= start && at < start + Number(sym[2])).toBe(true);
+  expect(lines[2]).toMatch(/^  EAX=[0-9a-f]{8} EBX=[0-9a-f]{8} ECX=[0-9a-f]{8} EDX=[0-9a-f]{8}$/);
+  // The store's address and value are in two of the general registers (which ones is gcc's choice).
+  expect(lines.slice(2, 4).join(' ')).toMatch(/=dead0000\b/);
+  expect(lines.slice(2, 4).join(' ')).toMatch(/=00000001\b/);
+  expect(lines[3]).toMatch(/^  ESI=[0-9a-f]{8} EDI=[0-9a-f]{8} EBP=[0-9a-f]{8} ESP=0010:[0-9a-f]{8}$/);
+  expect(lines[4]).toBe('  DS=0010 ES=0010 FS=0040 GS=0000');
+  expect(lines[5]).toBe('panic: unexpected exception in the kernel');
+  expect(r.status).toBe(exitStatus(3));
+});
+
 test('shell=1 reads commands from the serial line through the receive interrupt', async () => {
   // Input is written once the prompt is out: the UART drops what arrives before the kernel enables
   // its FIFO, as a real 16550 does.
