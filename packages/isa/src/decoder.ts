@@ -6,7 +6,7 @@
 //
 // Speed: one decoder, run over module-level state without allocating; operand text is only built
 // when asked for (`decode`), so that `instructionLength` and `scanInstructions` stay fast.
-import { sensitiveClassByName, type SensitiveClass } from './catalogue.js';
+import { SENSITIVE_CLASSES, sensitiveClassByName, type SensitiveClass } from './catalogue.js';
 import {
   ONE_BYTE, TWO_BYTE, THREE_BYTE_38, THREE_BYTE_3A, ONE_BYTE_HAS_MODRM, TWO_BYTE_HAS_MODRM,
   SUFFIX_3DNOW, FLOAT_MEM, FLOAT_REG, FLOAT_MEM_MODE, type RawEntry,
@@ -48,7 +48,7 @@ interface Insn {
   k: K.Insn; tmpl: string; ops: number[]; req: number; sens: SensitiveClass | null; group: InstructionGroup; mmxLike: boolean;
   /** Whether the mnemonic template affects the length or validity (mandatory-prefix use, the Z macro). */
   lengthPutop?: boolean;
-}
+  }
 interface Sw { k: K.Reg | K.Mod | K.Rm | K.Pfx | K.M64; c: (Node | null)[] }
 interface Special { k: K.Special; s: Sp }
 interface PfxNone { k: K.PfxNone }
@@ -1341,11 +1341,265 @@ function doFloat(floatop: number, sizeflag: number): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fast path: length and sensitive class only (scanInstructions, instructionLength,
+// sensitiveClassAt), from one attribute word per (opcode map, mode, prefix state, opcode). The words
+// are derived from the compiled tables above, each the first time it is needed (most never are);
+// where an entry depends on the ModRM byte (groups, register- or memory-only forms) the word points
+// to a row of 256 words, one per ModRM value. What the words cannot express (VEX/EVEX/XOP, 3DNow!,
+// operands that end an instruction early, fwait, prefixes after REX, truncation, over-long
+// instructions) is left to the full decoder above, so the two always agree.
+
+/** The word describes the instruction (if clear: 0 = not derived yet, else ask the full decoder). */
+const A_KNOWN = 1;
+/** A ModRM byte follows the opcode (read, and checked for a SIB byte, even when no operand uses it). */
+const A_MODRM_READ = 2;
+/** An operand consumes the ModRM byte... */
+const A_MODRM_BYTE = 4;
+/** ...and it is an r/m operand: SIB and displacement follow when mod != 3. */
+const A_MEM = 8;
+/** The template's Z macro: the r/m operand is a register whatever mod says (mov to/from CR/DR). */
+const A_FORCE_REG = 0x10;
+/** Immediates whose size follows the operand size: v (2/4), v64 (2/4/8), an moffs (address size), a far pointer (4/6). */
+const A_IMM_V = 0x20, A_IMM_V64 = 0x40, A_MOFFS = 0x80, A_FARPTR = 0x100;
+/** The word is a row index (bits 10..30): the attributes depend on the ModRM byte. */
+const A_ROW = 0x200;
+/** Bits 10..12: fixed immediate bytes. */
+const A_FIXED_SHIFT = 10;
+/** A mandatory-prefix check fails: (bad) ending at the opcode, after the operands were read. */
+const A_ENDS_AT_OPCODE = 0x2000;
+/** Bits 16..23: sensitive class id. */
+const A_CLASS_SHIFT = 16;
+/** Derived, but the full decoder must decide. */
+const A_SLOW = 0x80000000;
+const X87_ATTR = A_KNOWN | A_MODRM_READ | A_MODRM_BYTE | A_MEM;
+
+/** Prefix bytes: 1 = 66, 2 = 67, 3 = f3, 4 = f2, 5 = lock or segment, 6 = fwait (9b), 7 = REX (64-bit mode). */
+const PREFIX_KIND = new Uint8Array(256);
+PREFIX_KIND[0x66] = 1; PREFIX_KIND[0x67] = 2; PREFIX_KIND[0xf3] = 3; PREFIX_KIND[0xf2] = 4; PREFIX_KIND[0x9b] = 6;
+for (const b of [0xf0, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65]) PREFIX_KIND[b] = 5;
+for (let b = 0x40; b < 0x50; b++) PREFIX_KIND[b] = 7;
+
+/** Variants per map: (legacy | 64-bit) x (no rep | f3 last | f2 last) x (no 66 | 66). */
+const FAST_VARIANTS = 12;
+const FAST_ATTR = new Uint32Array(4 * FAST_VARIANTS * 256);
+/** Rows of ModRM-dependent words, and what each was derived from. */
+const FAST_ROWS: Uint32Array[] = [];
+const FAST_ROW_KEYS: number[] = [];
+const CLASS_BY_ID: (SensitiveClass | null)[] = [];
+for (const c of SENSITIVE_CLASSES) CLASS_BY_ID[c.id] = c;
+const FAST_TABLES = [T1, T2, T38, T3A];
+
+const isBndMode = (m: number) => m === B.v_bnd || m === B.v_bndmk || m === B.bnd || m === B.bnd_swap;
+
+/** The shape of one compiled entry (ModRM use, immediates, class), given whether mod is 3; 0 if it has none the words can express. */
+function entryShape(entry: Insn, hasModrm: boolean, mod3: boolean): number {
+  let a = A_KNOWN | (hasModrm ? A_MODRM_READ : 0);
+  if (entry === BAD || entry.tmpl === '(bad)') return a;
+  if (/(^|[^%])Z/.test(entry.tmpl.replace(/%../g, ''))) a |= A_FORCE_REG;
+  let fixed = 0, consumers = 0;
+  for (const op of entry.ops) {
+    const bm = op & 0xff;
+    switch (op >> 8) {
+      case O.E: case O.IndirE: case O.HLE1: case O.HLE2: case O.HLE3: case O.MOVSXD:
+        if (isBndMode(bm)) return 0;
+        a |= A_MODRM_BYTE | A_MEM; consumers++; break;
+      case O.SEG: if (bm !== B.w) { a |= A_MODRM_BYTE | A_MEM; consumers++; } break;
+      case O.M: case O.CMPXCHG8B: case O.FXSAVE: case O.PREFETCHI:
+        if (mod3 || isBndMode(bm)) return 0;
+        a |= A_MODRM_BYTE | A_MEM; consumers++; break;
+      case O.EM: case O.EMC: case O.EX: a |= A_MODRM_BYTE | A_MEM; consumers++; break;
+      case O.MS: case O.XS: if (!mod3) return 0; a |= A_MODRM_BYTE | A_MEM; consumers++; break;
+      case O.Skip: case O.Mwait: case O.Monitor: a |= A_MODRM_BYTE; consumers++; break;
+      case O.I:
+        if (bm === B.b) fixed += 1; else if (bm === B.w) fixed += 2; else if (bm === B.d) fixed += 4; else if (bm === B.v) a |= A_IMM_V;
+        break;
+      case O.I64: if (bm === B.v) a |= A_IMM_V64; else return 0; break;
+      case O.sI: if (bm === B.b || bm === B.b_T) fixed += 1; else a |= A_IMM_V; break;
+      case O.J: if (bm === B.b) fixed += 1; else a |= A_IMM_V; break;
+      case O.DIR: a |= A_FARPTR; break;
+      case O.OFF64: a |= A_MOFFS; break;
+      case O.CMP: case O.PCLMUL: fixed += 1; break;
+      case O.OP0f07: case O.Now3d: return 0;
+      default: break; // registers and prefix markers: no bytes
+    }
+  }
+  if (consumers > 1 || (consumers === 1 && !hasModrm) || fixed > 7 || (a & (A_IMM_V | A_IMM_V64)) === (A_IMM_V | A_IMM_V64)) return 0;
+  return a | (fixed << A_FIXED_SHIFT) | ((entry.sens?.id ?? 0) << A_CLASS_SHIFT);
+}
+
+/** Resolves a compiled node for one variant and ModRM, as `resolve` does; notes whether the ModRM mattered. */
+let fastTouchedModrm = false;
+function resolveFor(node: Node | null, m64: boolean, rep: number, d66: boolean, modrm: number): Insn | Special {
+  for (;;) {
+    if (node === null) return BAD;
+    switch (node.k) {
+      case K.Insn: case K.Special: return node;
+      case K.PfxNone: return BAD;
+      case K.Reg: fastTouchedModrm = true; node = node.c[(modrm >> 3) & 7]!; break;
+      case K.Mod: fastTouchedModrm = true; node = node.c[modrm >= 0xc0 ? 1 : 0]!; break;
+      case K.Rm: fastTouchedModrm = true; node = node.c[modrm & 7]!; break;
+      case K.M64: node = node.c[m64 ? 1 : 0]!; break;
+      case K.Pfx: {
+        let vindex = rep === 1 ? 1 : rep === 2 ? 3 : 0;
+        if (vindex !== 0) { const alt = node.c[vindex]; if (alt && alt.k === K.PfxNone) vindex = 0; }
+        if (vindex === 0 && d66) vindex = 2;
+        node = node.c[vindex]!;
+        break;
+      }
+    }
+  }
+}
+
+/**
+ * Whether an entry with a mandatory-prefix rule passes objdump's prefix check in this variant: asked
+ * of the full decoder itself, on the instruction with zero displacement and immediates (the check
+ * looks at which prefixes the template and operands used, which may depend on REX.W: if it does,
+ * the full decoder decides every time).
+ */
+const probeBytes = new Uint8Array(40);
+function prefixCheckPasses(map: number, op: number, m64: boolean, rep: number, d66: boolean, modrm: number): boolean | null {
+  let verdict: boolean | null = null;
+  for (const rexW of m64 ? [false, true] : [false]) {
+    let n = 0;
+    probeBytes.fill(0);
+    if (d66) probeBytes[n++] = 0x66;
+    if (rep) probeBytes[n++] = rep === 1 ? 0xf3 : 0xf2;
+    if (rexW) probeBytes[n++] = 0x48;
+    if (map > 0) probeBytes[n++] = 0x0f;
+    if (map > 1) probeBytes[n++] = map === 2 ? 0x38 : 0x3a;
+    probeBytes[n++] = op;
+    probeBytes[n++] = modrm;
+    run(probeBytes, 0, probeBytes.length, m64 ? 64 : 32, 0, false);
+    const ok = resultValid;
+    if (verdict === null) verdict = ok; else if (verdict !== ok) return null;
+  }
+  return verdict;
+}
+
+function wordFor(map: number, op: number, node: Node | null, m64: boolean, rep: number, d66: boolean, modrm: number, hasModrm: boolean): number {
+  const r = resolveFor(node, m64, rep, d66, modrm);
+  if (r.k === K.Special) return r.s === Sp.Float ? X87_ATTR : A_SLOW;
+  const mod3 = hasModrm && modrm >= 0xc0;
+  if (hasModrm && r.ops.some((o) => [O.M, O.MS, O.XS, O.CMPXCHG8B, O.FXSAVE, O.PREFETCHI].includes(o >> 8))) fastTouchedModrm = true;
+  const shape = entryShape(r, hasModrm, mod3);
+  if (shape === 0) return A_SLOW;
+  if (r.req !== REQ_OPCODE && r.req !== REQ_DATA) return shape;
+  if (hasModrm) fastTouchedModrm = true; // the check may depend on mod (operands of either form)
+  const passes = prefixCheckPasses(map, op, m64, rep, d66, modrm);
+  if (passes === null) return A_SLOW;
+  return passes ? shape : (shape & ~(0xff << A_CLASS_SHIFT)) | A_ENDS_AT_OPCODE;
+}
+
+/** Derives the word of (map, variant, opcode): a plain word, A_SLOW, or a row of words by ModRM. */
+function deriveFastWord(index: number): number {
+  const map = Math.floor(index / (FAST_VARIANTS * 256)), variant = (index >> 8) % FAST_VARIANTS, op = index & 0xff;
+  const m64 = variant >= 6, rep = (variant % 6) >> 1, d66 = (variant & 1) === 1;
+  let a: number;
+  if ((map === 0 && (op === 0x0f || (PREFIX_KIND[op] !== 0 && (PREFIX_KIND[op] !== 7 || m64)))) || (map === 1 && (op === 0x38 || op === 0x3a))) {
+    a = A_SLOW; // prefixes and escapes: the scan loop never looks them up
+  } else {
+    const node = FAST_TABLES[map]![op]!;
+    const hasModrm = map >= 2 || (map === 0 ? ONE_BYTE_HAS_MODRM[op] === 1 : TWO_BYTE_HAS_MODRM[op] === 1);
+    fastTouchedModrm = false;
+    a = wordFor(map, op, node, m64, rep, d66, 0, hasModrm);
+    if (hasModrm) wordFor(map, op, node, m64, rep, d66, 0xc0, true);
+    if (fastTouchedModrm) {
+      if (!hasModrm) a = A_SLOW;
+      else {
+        const row = new Uint32Array(256);
+        // mod 0, 1 and 2 resolve alike: derive mod 0 and 3, copy the rest.
+        for (let m = 0; m < 256; m++) row[m] = m < 0x40 || m >= 0xc0 ? wordFor(map, op, node, m64, rep, d66, m, true) : row[m & 0x3f]!;
+        a = A_ROW | (FAST_ROWS.length << A_FIXED_SHIFT);
+        FAST_ROWS.push(row);
+        FAST_ROW_KEYS.push(index);
+      }
+    }
+  }
+  FAST_ATTR[index] = a;
+  return a;
+}
+
+/**
+ * Length and class of the instruction at `off` from the attribute words: `(classId << 4) | length`,
+ * or -1 when the full decoder must decide.
+ */
+function fastInsn(bytes: Uint8Array, off: number, end: number, mode: CpuMode): number {
+  const m64 = mode === 64;
+  let p = off, d66 = 0, a67 = 0, rep = 0, rexW = 0, rex = 0, b = 0;
+  for (;;) {
+    if (p >= end) return -1;
+    b = bytes[p]!;
+    const k = PREFIX_KIND[b]!;
+    if (k === 0 || (k === 7 && !m64)) break;
+    if (rex !== 0 || k === 6) return -1;
+    if (k === 1) d66 = 1; else if (k === 2) a67 = 1; else if (k === 3) rep = 1; else if (k === 4) rep = 2;
+    else if (k === 7) { rex = b; rexW = b & 8; }
+    if (++p - off >= 14) return -1;
+  }
+  p++;
+  let map = 0;
+  if (b === 0x0f) {
+    if (p >= end) return -1;
+    b = bytes[p++]!;
+    map = 1;
+    if (b === 0x38 || b === 0x3a) {
+      if (p + 1 >= end) return -1;
+      map = b === 0x38 ? 2 : 3;
+      b = bytes[p++]!;
+    }
+  }
+  const opEnd = p;
+  const index = ((map * FAST_VARIANTS + (m64 ? 6 : 0) + rep * 2 + d66) << 8) | b;
+  let a = FAST_ATTR[index]!;
+  if (a === 0) a = deriveFastWord(index);
+  if (a & A_ROW) {
+    if (p >= end) return -1;
+    a = FAST_ROWS[a >>> A_FIXED_SHIFT]![bytes[p]!]!;
+  }
+  if ((a & A_KNOWN) === 0) return -1;
+  const aflag = m64 || (mode === 32 ? a67 === 0 : a67 !== 0); // 32/64-bit addressing (ModRM with SIB)
+  const dflag = (mode === 16) === (d66 !== 0);
+  let need = p;
+  if (a & A_MODRM_READ) {
+    if (p >= end) return -1;
+    const modrm = bytes[p]!;
+    need = p + 1;
+    const mod = modrm >> 6, rm = modrm & 7;
+    const forced = (a & A_FORCE_REG) !== 0;
+    if (!forced && aflag && mod !== 3 && rm === 4) need = p + 2;
+    if (a & A_MODRM_BYTE) {
+      p++;
+      if ((a & A_MEM) && !forced && mod !== 3) {
+        if (aflag) {
+          let base = rm;
+          if (rm === 4) { if (p >= end) return -1; base = bytes[p]! & 7; p++; }
+          if (mod === 0) { if (base === 5) p += 4; } else p += mod === 1 ? 1 : 4;
+        } else if (mod === 0) { if (rm === 6) p += 2; } else p += mod === 1 ? 1 : 2;
+      }
+    }
+  }
+  p += (a >>> A_FIXED_SHIFT) & 7;
+  if (a & (A_IMM_V | A_IMM_V64 | A_MOFFS | A_FARPTR)) {
+    if (a & A_IMM_V) p += dflag || rexW ? 4 : 2;
+    else if (a & A_IMM_V64) p += rexW ? 8 : dflag ? 4 : 2;
+    else if (a & A_MOFFS) p += m64 && !a67 ? 8 : aflag ? 4 : 2;
+    else p += dflag ? 6 : 4;
+  }
+  if (p > end || need > end) return -1;
+  if (a & A_ENDS_AT_OPCODE) return opEnd - off;
+  const length = p - off;
+  if (length > 15) return -1;
+  return (((a >>> A_CLASS_SHIFT) & 0xff) << 4) | length;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Public API.
 
 /** The length of the instruction at `offset`, or -1 if the bytes end before it does. */
 export function instructionLength(bytes: Uint8Array, offset: number, mode: CpuMode): number {
   if (offset >= bytes.length) return -1;
+  const f = fastInsn(bytes, offset, bytes.length, mode);
+  if (f >= 0) return f & 15;
   const n = run(bytes, offset, bytes.length, mode, offset, false);
   return truncatedFlag ? -1 : n;
 }
@@ -1421,9 +1675,18 @@ export function scanInstructions(
   let off = begin;
   let count = 0;
   while (off < end) {
-    let n = run(bytes, off, end, mode, off, false);
-    if (n <= 0) n = 1;
-    if (visit) visit(off, n, resultValid && curEntry !== BAD ? curEntry.sens : null);
+    const f = fastInsn(bytes, off, end, mode);
+    let n: number;
+    let sensitive: SensitiveClass | null;
+    if (f >= 0) {
+      n = f & 15;
+      sensitive = f >= 16 ? CLASS_BY_ID[f >> 4]! : null;
+    } else {
+      n = run(bytes, off, end, mode, off, false);
+      if (n <= 0) n = 1;
+      sensitive = resultValid && curEntry !== BAD ? curEntry.sens : null;
+    }
+    if (visit) visit(off, n, sensitive);
     off += n;
     count++;
   }
@@ -1432,6 +1695,8 @@ export function scanInstructions(
 
 /** The sensitive class of the instruction at `offset` (fast path), or null. */
 export function sensitiveClassAt(bytes: Uint8Array, offset: number, mode: CpuMode): SensitiveClass | null {
+  const f = fastInsn(bytes, offset, bytes.length, mode);
+  if (f >= 0) return f >= 16 ? CLASS_BY_ID[f >> 4]! : null;
   run(bytes, offset, bytes.length, mode, offset, false);
   return resultValid && curEntry !== BAD ? curEntry.sens : null;
 }
