@@ -1376,6 +1376,15 @@ function suppressionsOf(text: string, lines: LineIndex, extraMarkers: { start: n
   return { regions, ignores };
 }
 
+/**
+ * The regions of a C or assembler source that the afterburner leaves alone (PV_NO_AFTERBURN_BEGIN/END,
+ * `.set .Lprevirt_off, 1/0`, `# previrt:off/on`), as 1-based inclusive line ranges.
+ */
+export function afterburnerOffRegions(text: string): { startLine: number; endLine: number }[] {
+  const lines = new LineIndex(text);
+  return suppressionsOf(text, lines, []).regions.map(([a, b]) => ({ startLine: lines.position(a).line, endLine: lines.position(b).line }));
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Entry points.
 

@@ -1,0 +1,106 @@
+// `previrt lint` on the test kernel (fixtures/kernel): its findings equal the hand-checked expectation
+// file fixtures/lint/kernel.expected (every unannotated page-table and device access, nothing else);
+// after `--fix` it lints clean, builds through the afterburner (make CC="previrt cc gcc" AS="previrt as"),
+// `previrt check` finds no uncovered site outside the regions the kernel excludes on purpose (which the
+// scanner knows too), the two fixed accesses carry records of their kinds, and test=all still passes on QEMU.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterburnerOffRegions, defaultConfig, runLint, type LintResult } from '@previrt/scanner';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const kernelDir = join(root, 'fixtures/kernel');
+const cli = join(root, 'packages/cli/bin/previrt.js');
+const previrt = `${process.execPath} ${cli}`;
+let work: string;
+let build: string;
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'lint-kernel-'));
+  build = join(work, 'build');
+  cpSync(kernelDir, join(work, 'kernel'), { recursive: true, filter: (src) => !src.startsWith(join(kernelDir, 'build')) });
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const lintKernel = (level: 'note' | 'warning', fix = false): Promise<LintResult> =>
+  runLint({ paths: ['.'], cwd: join(work, 'kernel'), config: defaultConfig(), level, jobs: 1, fix });
+
+function describeFindings(r: LintResult, dir: string): string[] {
+  const out: string[] = [];
+  for (const f of r.report.files) {
+    const lines = readFileSync(join(dir, f.file), 'utf8').split('\n');
+    for (const x of f.findings) {
+      if (x.suppressed || x.severity === 'note') continue;
+      out.push(`${f.file}: ${x.severity}: ${x.rule} ${x.kind}${x.fix ? ' fix' : ''} | ${lines[x.line - 1]!.trim()}`);
+    }
+  }
+  return out;
+}
+
+test('the findings equal the hand-checked expectation file', async () => {
+  const expected = readFileSync(join(root, 'fixtures/lint/kernel.expected'), 'utf8').split('\n').filter((l) => l && !l.startsWith('#'));
+  const r = await lintKernel('warning');
+  expect(describeFindings(r, join(work, 'kernel'))).toEqual(expected);
+});
+
+test('the notes are only sensitive inline asm (no hidden encodings, no builtins), the well-known helpers among them', async () => {
+  const r = await lintKernel('note');
+  const notes = r.report.files.flatMap((f) => f.findings.filter((x) => x.severity === 'note' && !x.suppressed).map((x) => `${f.file} ${x.rule} ${x.kind}`));
+  expect(new Set(notes.map((n) => n.split(' ')[1]))).toEqual(new Set(['asm-sensitive']));
+  for (const n of ['include/cpu.h asm-sensitive cli', 'include/cpu.h asm-sensitive sti', 'include/cpu.h asm-sensitive mov-to-cr',
+    'include/cpu.h asm-sensitive pushf', 'include/io.h asm-sensitive out', 'include/io.h asm-sensitive in', 'include/io.h asm-sensitive ins']) {
+    expect(notes).toContain(n);
+  }
+});
+
+test('after --fix the kernel lints clean, builds through the afterburner, checks clean and passes test=all on QEMU', async () => {
+  const fixed = await lintKernel('warning', true);
+  expect(fixed.report.fixedFiles).toEqual(['include/mmu.h', 'src/apic.c']);
+  const mmu = readFileSync(join(work, 'kernel/include/mmu.h'), 'utf8');
+  expect(mmu).toContain('\tPV_PTE_SET((volatile pte_t *)ptep, 0);\n');
+  expect(readFileSync(join(work, 'kernel/src/apic.c'), 'utf8')).toContain('\tPV_MMIO_WRITE((volatile u32 *)(lapic + LAPIC_EOI), 0);\n');
+  const again = spawnSync(process.execPath, [cli, 'lint', '.'], { cwd: join(work, 'kernel'), encoding: 'utf8' });
+  expect({ status: again.status, stdout: again.stdout }).toEqual({ status: 0, stdout: '' });
+
+  execFileSync('make', ['-C', join(work, 'kernel'), `BUILD=${build}`, '-j2', `PREVIRT=${previrt}`, `CC=${previrt} cc gcc`,
+    `AS=${previrt} as`, 'all', 'disk'], { stdio: 'pipe' });
+  const elf = join(build, 'kernel.elf');
+
+  // previrt check: every uncovered site lies in a region the kernel excludes from the afterburner on
+  // purpose (boot code before paging, the ring-3 programs), and the scanner sees the same regions.
+  const check = JSON.parse(spawnSync(process.execPath, [cli, 'check', '--json', elf], { encoding: 'utf8' }).stdout);
+  expect(check.badRecords).toEqual([]);
+  for (const site of check.uncovered as { source: string; mnemonic: string }[]) {
+    const [file, line] = site.source.split(':');
+    const regions = afterburnerOffRegions(readFileSync(join(work, 'kernel', file!), 'utf8'));
+    expect({ site: site.source, excluded: regions.some((r) => Number(line) >= r.startLine && Number(line) <= r.endLine) })
+      .toEqual({ site: site.source, excluded: true });
+  }
+  // The two fixed accesses are sites now: a pte-set record in unmap_page, an mmio-write record in the timer handler.
+  const syms = execFileSync('nm', ['-S', elf], { encoding: 'utf8' });
+  const range = (name: string) => {
+    const m = new RegExp(`^([0-9a-f]+) ([0-9a-f]+) [tT] ${name}$`, 'm').exec(syms)!;
+    return [parseInt(m[1]!, 16), parseInt(m[1]!, 16) + parseInt(m[2]!, 16)] as const;
+  };
+  const bin = join(work, 'afterburn.bin');
+  execFileSync('objcopy', ['-O', 'binary', '--only-section=.afterburn', elf, bin]);
+  const raw = readFileSync(bin);
+  const recs = Array.from({ length: raw.length / 8 }, (_, i) => ({ address: raw.readUInt32LE(i * 8), kind: raw.readUInt16LE(i * 8 + 6) }));
+  const within = (name: string, kind: number) => {
+    const [a, b] = range(name);
+    return recs.filter((r) => r.kind === kind && r.address >= a && r.address < b).length;
+  };
+  expect(within('unmap_page', 0x101)).toBe(1);
+  expect(within('lapic_timer_interrupt', 0x107)).toBe(1);
+
+  const image = join(build, 'disk-run.img');
+  cpSync(join(build, 'disk.img'), image);
+  const run = spawnSync('qemu-system-i386', ['-kernel', elf, '-append', 'test=all', '-serial', 'stdio', '-display', 'none',
+    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${image},format=raw,if=ide`],
+  { encoding: 'utf8', timeout: 120_000 });
+  expect(run.stdout).toMatch(/^selftest: \d+ passed, 0 failed$/m);
+  expect(run.stdout).not.toMatch(/^FAIL /m);
+  expect(run.status).toBe(1); // isa-debug-exit: (0 << 1) | 1
+}, 300_000);
