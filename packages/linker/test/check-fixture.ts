@@ -34,3 +34,15 @@ export function buildCheckFixture(dir: string, variant: number | 'plain'): strin
   execFileSync('ld', ['-m', 'elf_i386', '-T', 'link.ld', '-L', dir, obj, '-o', elf], { cwd: dir, stdio: 'pipe' });
   return elf;
 }
+
+/** The x86-64 fixture: assembled with --64 and linked with ld -m elf_x86_64 through the x86_64 fragment. */
+export function buildCheckFixture64(dir: string, plain: boolean): string {
+  copyFileSync(join(CHECK_FIXTURES, 'link.ld'), join(dir, 'link.ld'));
+  writeFileSync(join(dir, 'afterburn.ld'), generateLinkerScript('x86_64'));
+  const name = `kernel64-${plain ? 'plain' : 'sites'}`;
+  const obj = join(dir, `${name}.o`);
+  const elf = join(dir, `${name}.elf`);
+  execFileSync('as', ['--64', ...catalogueDefsyms(), '--defsym', `PLAIN=${plain ? 1 : 0}`, join(CHECK_FIXTURES, 'kernel64.s'), '-o', obj], { stdio: 'pipe' });
+  execFileSync('ld', ['-m', 'elf_x86_64', '-T', 'link.ld', '-L', dir, obj, '-o', elf], { cwd: dir, stdio: 'pipe' });
+  return elf;
+}

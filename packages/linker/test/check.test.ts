@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseElf, checkElf, formatCheckText, inspectElf, type CheckResult } from '@previrt/linker';
 import { SENSITIVE_CLASSES } from '@previrt/isa';
-import { buildCheckFixture } from './check-fixture.js';
+import { buildCheckFixture, buildCheckFixture64 } from './check-fixture.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { generateAnnotateHeader, generateLinkerScript } from '@previrt/linker';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'previrt-check-')); });
@@ -142,5 +145,37 @@ describe('previrt check on a hand-made kernel image', () => {
     expect(bySection.excluded.length).toBe(9);
     const byPrefix = checkElf(elf, { excludeSymbols: ['_st*', 'wo*'] });
     expect(byPrefix.uncovered).toEqual([]);
+  });
+});
+
+describe('previrt check on x86-64', () => {
+  test('an ELF64 image with records checks clean; built plainly, each sensitive instruction is uncovered', () => {
+    const file = buildCheckFixture64(dir, false);
+    const result = checkElf(parseElf(readFileSync(file), file));
+    expect(formatCheckText(result)).toEqual([]);
+    expect(result.records).toBe(9);
+    expect(result.covered).toBe(9);
+    expect(result.optionalUncovered).toBe(1); // syscall
+    const plain = buildCheckFixture64(dir, true);
+    const p = checkElf(parseElf(readFileSync(plain), plain));
+    expect(p.uncovered.map((u) => u.kind)).toEqual(['cli', 'swapgs', 'mov-to-cr', 'wrmsr', 'sysret', 'pushf', 'popf', 'in']);
+  });
+});
+
+describe('previrt check on code using previrt/annotate.h', () => {
+  test.each(['i386', 'x86_64'] as const)('%s: every annotated access is a correct site', (arch) => {
+    const work = join(dir, `annotate-${arch}`);
+    mkdirSync(join(work, 'include/previrt'), { recursive: true });
+    writeFileSync(join(work, 'include/previrt/annotate.h'), generateAnnotateHeader());
+    writeFileSync(join(work, 'afterburn.ld'), generateLinkerScript(arch));
+    writeFileSync(join(work, 'link.ld'), 'ENTRY(main)\nSECTIONS {\n . = 0x100000;\n .text : { *(.text .text.*) }\n .rodata : { *(.rodata*) }\n INCLUDE afterburn.ld\n .data : { *(.data* .bss* COMMON) }\n /DISCARD/ : { *(.eh_frame .note.* .comment) }\n}\n');
+    const source = fileURLToPath(new URL('../../../fixtures/linker/annotate-all.c', import.meta.url));
+    execFileSync('gcc', [arch === 'i386' ? '-m32' : '-m64', '-O2', '-g', '-fno-pic', '-I', join(work, 'include'), '-c', source, '-o', join(work, 'a.o')]);
+    execFileSync('ld', ['-m', arch === 'i386' ? 'elf_i386' : 'elf_x86_64', '-T', 'link.ld', '-L', work, 'a.o', '-o', 'a.elf'], { cwd: work });
+    const result = checkElf(parseElf(readFileSync(join(work, 'a.elf')), 'a.elf'));
+    expect(result.badRecords).toEqual([]);
+    expect(result.uncovered).toEqual([]);
+    expect(result.records).toBe(arch === 'i386' ? 19 : 17);
+    expect(result.covered).toBe(result.records);
   });
 });
