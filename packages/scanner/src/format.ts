@@ -87,12 +87,14 @@ export function formatJson(report: LintReport): string {
     ...(f.suppressed ? { suppressed: f.suppressed } : {}),
     ...(f.fix ? { fix: { description: f.fix.description, edits: f.fix.edits.map(jsonEdit) } } : {}),
   }));
+  const slowest = report.files.filter((f) => f.ms !== undefined).sort((a, b) => b.ms! - a.ms!).slice(0, 5)
+    .map((f) => ({ file: f.file, bytes: f.bytes, ms: Math.round(f.ms! * 10) / 10 }));
   const doc = {
     version: 1,
     tool: { name: 'previrt lint', version: report.toolVersion },
     parser: report.parser,
     level: report.level,
-    summary: summarize(report),
+    summary: { ...summarize(report), slowest },
     ...(report.fixedFiles ? { fixedFiles: report.fixedFiles } : {}),
     findings,
   };

@@ -69,6 +69,8 @@ export interface FileScan {
   includesAnnotateHeader: boolean;
   /** The edit that adds `#include <previrt/annotate.h>`, when a fix needs it and the file lacks it. */
   includeEdit?: TextEdit;
+  /** Time spent reading, parsing and scanning the file, in milliseconds (set by scanPath). */
+  ms?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------

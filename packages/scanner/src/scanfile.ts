@@ -16,6 +16,13 @@ function scanError(name: string, bytes: number, message: string, cc: CompiledCon
 
 /** Scans the file at `path`, reporting it as `name`; an unreadable or binary file becomes a scan-error finding. */
 export function scanPath(path: string, name: string, parser: CParser, cc: CompiledConfig): FileScan {
+  const t0 = process.hrtime.bigint();
+  const scan = scanPathUntimed(path, name, parser, cc);
+  scan.ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  return scan;
+}
+
+function scanPathUntimed(path: string, name: string, parser: CParser, cc: CompiledConfig): FileScan {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
