@@ -33,12 +33,15 @@ try {
 const dump = execFileSync('objdump', ['-d', '-w', image], { maxBuffer: 1 << 30, encoding: 'latin1' });
 const insns = new Map();
 const line = /^\s*([0-9a-f]+):\t((?:[0-9a-f]{2} )+)\s*\t?(.*)$/;
+let symbol = '';
 for (const l of dump.split('\n')) {
+  const sym = /^[0-9a-f]+ <(.+)>:$/.exec(l);
+  if (sym) { symbol = sym[1]; continue; }
   const m = line.exec(l);
   if (!m) continue;
   const address = parseInt(m[1], 16);
   const bytes = m[2].trim().split(' ').length;
-  insns.set(address, { address, length: bytes, text: m[3].replace(/\s+#.*$/, '').replace(/\s+<.*>$/, '').trim() });
+  insns.set(address, { address, length: bytes, symbol, text: m[3].replace(/\s+#.*$/, '').replace(/\s+<.*>$/, '').trim() });
 }
 
 function classify(text) {
@@ -66,20 +69,24 @@ for (const r of records) {
   }
 }
 const uncovered = new Map();
+const uncoveredNeedingSites = [];
 for (const insn of insns.values()) {
   if (covered.has(insn.address)) continue;
   const cls = classify(insn.text);
-  if (cls) uncovered.set(cls.name, (uncovered.get(cls.name) ?? 0) + 1);
+  if (!cls) continue;
+  uncovered.set(cls.name, (uncovered.get(cls.name) ?? 0) + 1);
+  if (cls.needsSite) uncoveredNeedingSites.push(`0x${insn.address.toString(16)} <${insn.symbol}>: ${insn.text}`);
 }
 const sitesByKind = Object.fromEntries([...byKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => [kindName(k), n]));
 const uncoveredByKind = Object.fromEntries([...uncovered].sort((a, b) => b[1] - a[1]));
 if (json) {
-  console.log(JSON.stringify({ image, records: records.length, sitesByKind, problems, uncoveredByKind }, null, 2));
+  console.log(JSON.stringify({ image, records: records.length, sitesByKind, problems, uncoveredByKind, uncoveredNeedingSites }, null, 2));
 } else {
   console.log(`${image}: ${records.length} records`);
   console.log(`  sites by kind: ${Object.entries(sitesByKind).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
   console.log(`  records checked against objdump: ${records.length - problems.length} good, ${problems.length} problems`);
   for (const p of problems.slice(0, 20)) console.log(`    ${p}`);
   console.log(`  sensitive instructions without a record: ${Object.entries(uncoveredByKind).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`);
+  for (const u of uncoveredNeedingSites.slice(0, 20)) console.log(`    needs a site: ${u}`);
 }
 process.exitCode = problems.length > 0 ? 1 : 0;

@@ -97,7 +97,7 @@ function isWordChar(c: number): boolean {
  * For a line with one statement and no comment or string: false when its first word (after any
  * labels) is neither a directive the rewriter acts on nor a possibly sensitive mnemonic or prefix.
  */
-function mayMatter(line: string): boolean {
+function mayMatter(line: string, macros: ReadonlyMap<string, MacroInfo>): boolean {
   const n = line.length;
   let p = 0;
   for (;;) {
@@ -113,6 +113,7 @@ function mayMatter(line: string): boolean {
     }
     const word = line.slice(start, p);
     if (line.charCodeAt(start) === 46 /* . */) return DIRECTIVES.has(word.toLowerCase());
+    if (macros.has(word)) return true;
     let hit = mnemonicCache.get(word);
     if (hit === undefined) {
       hit = mayBeSensitiveAtt(word) || ATT_PREFIXES.has(word.toLowerCase());
@@ -126,6 +127,57 @@ interface Body {
   kind: 'macro' | 'repeat';
   /** Code mode where the body was written. */
   mode: CodeMode;
+  /** For a macro: its name and parameter names. */
+  macro?: MacroInfo;
+}
+
+interface MacroInfo {
+  name: string;
+  params: string[];
+  defaults: Map<string, string>;
+  /** Argument lists of the invocations seen, by parameter name. */
+  invocations: Map<string, string>[];
+}
+
+/** A statement in a macro body that names a parameter (`1: \\op`): decided per invocation at the end. */
+interface ParameterizedStatement {
+  macro: MacroInfo;
+  line: number;
+  start: number;
+  codeEnd: number;
+  code: string;
+  mode: CodeMode;
+}
+
+/** `.macro name a, b=1, c:req` → name and parameter names. */
+function parseMacroHeader(rest: string): MacroInfo | null {
+  const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/.exec(rest);
+  if (!m) return null;
+  const params: string[] = [];
+  const defaults = new Map<string, string>();
+  for (const p of m[2]!.split(/\s*,\s*|\s+(?![=\s])/)) {
+    const d = /^([A-Za-z_]\w*)(?::\w+)?(?:\s*=\s*(.*))?$/.exec(p.trim());
+    if (!d) continue;
+    params.push(d[1]!);
+    if (d[2] !== undefined && d[2] !== '') defaults.set(d[1]!, d[2].trim());
+  }
+  return { name: m[1]!, params, defaults, invocations: [] };
+}
+
+/** The arguments of one invocation `name a, b` / `name a b` / `name b=1`, by parameter name. */
+function parseInvocation(macro: MacroInfo, rest: string): Map<string, string> {
+  const args = new Map<string, string>(macro.defaults);
+  const words = splitAttOperands(rest).length > 1 ? splitAttOperands(rest) : rest.trim().split(/\s+/).filter((w) => w.length > 0);
+  let k = 0;
+  for (const w of words) {
+    const named = /^([A-Za-z_]\w*)\s*=\s*(.*)$/.exec(w);
+    if (named && macro.params.includes(named[1]!)) args.set(named[1]!, named[2]!.trim());
+    else if (k < macro.params.length) {
+      if (w.trim() !== '') args.set(macro.params[k]!, w.trim());
+      k++;
+    }
+  }
+  return args;
 }
 
 /** Chooses label names that cannot collide with the program's own. */
@@ -180,6 +232,43 @@ function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number)
   }
 }
 
+/**
+ * The site text for a macro-body statement whose instruction comes from parameters, e.g. Linux's
+ * `.macro op_safe_regs op` with `1: \\op` invoked as `op_safe_regs rdmsr` and `op_safe_regs wrmsr`:
+ * each invocation seen in the file is substituted and classified, and the padding and record are
+ * assembled only under `.ifc` on those arguments, so each expansion gets the record of its own kind.
+ */
+function parameterizedSite(ps: ParameterizedStatement, elfClass: ElfClass, labels: LabelScheme, has16: boolean, sites: Site[]): [number, string][] | null {
+  const used = ps.macro.params.filter((p) => new RegExp(`\\\\${p}(?![\\w])`).test(ps.code));
+  if (used.length === 0) return null;
+  const branches = new Map<string, { cls: SensitiveClass; args: [string, string][] }>();
+  for (const inv of ps.macro.invocations) {
+    const args: [string, string][] = used.map((p) => [p, inv.get(p) ?? '']);
+    if (args.some(([, v]) => !/^[\w.%$]+$/.test(v))) continue; // only plain words can be compared with .ifc
+    let text = ps.code;
+    for (const [p, v] of args) text = text.replace(new RegExp(`\\\\${p}(\\\\\\(\\))?(?![\\w])`, 'g'), v);
+    const split = splitAttStatement(text);
+    if (!split) continue;
+    const cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
+    if (!cls || cls.keepLayout) continue;
+    branches.set(args.map(([p, v]) => `${p}=${v}`).join(','), { cls, args });
+  }
+  if (branches.size === 0) return null;
+  const names = labels.numeric();
+  const s = names.ref(names.start);
+  const len = `(${names.ref(names.insn)}-${s})`;
+  const style = ps.mode === 16 ? 'nops16' : has16 ? 'fill90' : 'nops';
+  let suffix = `;${names.insn}:`;
+  for (const { cls, args } of branches.values()) {
+    const size = SITE_SIZE.get(cls.id)!;
+    const open = args.map(([p, v]) => `.ifc \\${p},${v};`).join('');
+    const close = args.map(() => ';.endif').join('');
+    suffix += `${open}${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${names.ref(names.end)}-${s})`, cls.id)}${close};`;
+    sites.push({ line: ps.line + 1, column: ps.start + 1, kind: cls.id, className: cls.name, text: ps.code.trim(), mode: ps.mode, repeated: true });
+  }
+  return [[ps.start, `${names.start}:`], [ps.codeEnd, suffix.slice(0, -1)]];
+}
+
 function record(elfClass: ElfClass, start: string, len: string, siteLen: string, kind: number): string {
   return elfClass === 64
     ? `.pushsection .afterburn,"a";.balign 8;.quad ${start};.byte ${len},${siteLen};.short ${kind};.long 0;.popsection`
@@ -201,24 +290,26 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   const skipped: Skipped[] = [];
   const diagnostics: Diagnostic[] = [];
   const bodies: Body[] = [];
+  const macros = new Map<string, MacroInfo>();
+  const parameterized: ParameterizedStatement[] = [];
+  // Insertions per line: [offset, text], applied from the end once the whole input is read.
+  const lineEdits = new Map<number, [number, string][]>();
   let off = false;
   let intel = false;
   let ended = false;
   let inBlockComment = false;
-  let changed = false;
 
   const lines = source.split('\n');
   for (let ln = 0; ln < lines.length && !ended; ln++) {
     const line = lines[ln]!;
     // Fast path: most lines are one plain statement whose first word says it cannot matter.
-    if (!inBlockComment && !INTERESTING.test(line) && !mayMatter(line)) continue;
+    if (!inBlockComment && !INTERESTING.test(line) && !mayMatter(line, macros)) continue;
     const lexed = lexLine(line, inBlockComment);
     inBlockComment = lexed.inBlockComment;
     for (const comment of lexed.comments) {
       const m = OFF_MARKER.exec(comment);
       if (m) off = m[1] === 'off';
     }
-    // Insertions into this line: [offset, text], applied from the end.
     let edits: [number, string][] | null = null;
     // A bare prefix statement (`rep;` before `outsb`) whose code starts at this offset.
     let pendingPrefixAt = -1;
@@ -228,7 +319,12 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       if (parsed.directive !== null) {
         pendingPrefixAt = -1;
         switch (parsed.directive) {
-          case '.macro': bodies.push({ kind: 'macro', mode }); break;
+          case '.macro': {
+            const info = bodies.length === 0 ? parseMacroHeader(parsed.rest) : null;
+            if (info) macros.set(info.name, info);
+            bodies.push({ kind: 'macro', mode, macro: info ?? undefined });
+            break;
+          }
           case '.rept': case '.irp': case '.irpc': bodies.push({ kind: 'repeat', mode }); break;
           case '.endm': case '.endr': bodies.pop(); break;
           case '.code16': case '.code16gcc': mode = 16; break;
@@ -256,8 +352,20 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         }
         continue;
       }
+      const macroBody = bodies.length === 1 ? bodies[0]!.macro : undefined;
+      if (macroBody && !off && !intel && parsed.rest.includes('\\')) {
+        // The instruction comes from the macro's parameters: decided per invocation, at the end.
+        parameterized.push({ macro: macroBody, line: ln, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode });
+        pendingPrefixAt = -1;
+        continue;
+      }
       const split = splitAttStatement(parsed.rest);
       if (split === null) { pendingPrefixAt = -1; continue; }
+      const invoked = bodies.length === 0 ? macros.get(split.mnemonic) : undefined;
+      if (invoked && split.prefixes.length === 0) {
+        if (!split.rest.includes('\\')) invoked.invocations.push(parseInvocation(invoked, split.rest));
+        continue;
+      }
       if (split.rest.length === 0 && split.prefixes.length === 0 && ATT_PREFIXES.has(split.mnemonic.toLowerCase())) {
         // `rep ;` / `lock ;`: the prefix belongs to the next statement's instruction.
         if (pendingPrefixAt < 0) pendingPrefixAt = parsed.at;
@@ -309,21 +417,31 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         text: line.slice(startAt, st.codeEnd).trim(), mode: bodyMode ?? mode, repeated,
       });
     }
-    if (edits !== null) {
-      let out = line;
-      for (let k = edits.length - 1; k >= 0; k--) {
-        const [at, text] = edits[k]!;
-        // `text\0n` replaces n characters (an include's file name); plain text is inserted.
-        const nul = text.indexOf('\u0000');
-        const cut = nul < 0 ? 0 : Number(text.slice(nul + 1));
-        out = out.slice(0, at) + (nul < 0 ? text : text.slice(0, nul)) + out.slice(at + cut);
-      }
-      lines[ln] = out;
-      changed = true;
-    }
+    if (edits !== null) lineEdits.set(ln, edits);
     if (lexed.unterminatedString) {
       diagnostics.push({ file, line: ln + 1, column: line.indexOf('"') + 1, severity: 'warning', rule: 'syntax', message: 'missing closing quote' });
     }
+  }
+  for (const ps of parameterized) {
+    const made = parameterizedSite(ps, elfClass, labels, has16, sites);
+    if (made === null) continue;
+    const list = lineEdits.get(ps.line) ?? [];
+    list.push(...made);
+    list.sort((a, b) => a[0] - b[0]);
+    lineEdits.set(ps.line, list);
+  }
+  let changed = false;
+  for (const [ln, edits] of lineEdits) {
+    let out = lines[ln]!;
+    for (let k = edits.length - 1; k >= 0; k--) {
+      const [at, text] = edits[k]!;
+      // `text\0n` replaces n characters (an include's file name); plain text is inserted.
+      const nul = text.indexOf('\u0000');
+      const cut = nul < 0 ? 0 : Number(text.slice(nul + 1));
+      out = out.slice(0, at) + (nul < 0 ? text : text.slice(0, nul)) + out.slice(at + cut);
+    }
+    lines[ln] = out;
+    changed = true;
   }
   if (inBlockComment) {
     diagnostics.push({ file, line: lines.length, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
@@ -360,7 +478,8 @@ function parseStatement(st: Statement): ParsedStatement | null {
     return null;
   }
   WORD.lastIndex = p;
-  if (!WORD.test(code)) return null;
+  // A word, or a macro parameter standing for one (`\\op`).
+  if (!WORD.test(code) && c !== 92) return null;
   return { at, directive: null, rest: code.slice(p, st.codeEnd - st.start) };
 }
 
