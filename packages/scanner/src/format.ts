@@ -105,8 +105,10 @@ function jsonEdit(e: TextEdit) {
   return { ...e.range, start: e.start, end: e.end, text: e.text };
 }
 
-function sarifUri(file: string): string {
-  return file.split('/').map(encodeURIComponent).join('/');
+/** A SARIF artifact location: relative to %SRCROOT% for files below it, a file: URI otherwise. */
+function sarifLocation(file: string): { uri: string; uriBaseId?: string } {
+  if (file.startsWith('/')) return { uri: pathToFileURL(file).href };
+  return { uri: file.split('/').map(encodeURIComponent).join('/'), uriBaseId: 'SRCROOT' };
 }
 
 function sarifRegion(e: TextEdit) {
@@ -121,7 +123,7 @@ export function formatSarif(report: LintReport): string {
   const results = reportedFindings(report).map(({ file, finding: f }) => {
     const location = {
       physicalLocation: {
-        artifactLocation: { uri: sarifUri(file), uriBaseId: 'SRCROOT' },
+        artifactLocation: sarifLocation(file),
         region: { startLine: f.line, startColumn: f.column, endLine: f.endLine, endColumn: f.endColumn },
       },
     };
@@ -139,7 +141,7 @@ export function formatSarif(report: LintReport): string {
       result.fixes = [{
         description: { text: f.fix.description },
         artifactChanges: [{
-          artifactLocation: { uri: sarifUri(file), uriBaseId: 'SRCROOT' },
+          artifactLocation: sarifLocation(file),
           replacements: edits.map((e) => ({ deletedRegion: sarifRegion(e), insertedContent: { text: e.text } })),
         }],
       }];
