@@ -175,6 +175,16 @@ describe('previrt cc / previrt as', () => {
     expect(recordCount('k.nopie.o', 32)).toBe(5);
   });
 
+  test('without a usable socket path the shims are shell scripts running Node, with the same result', () => {
+    const longCache = path.join(work, 'c'.repeat(120));
+    const slow = { ...env, PREVIRT_CACHE_DIR: longCache };
+    const dir = spawnSync(process.execPath, [cli, 'cc', '--print-shim-dir'], { env: slow, encoding: 'utf8' }).stdout.trim();
+    expect(fs.readFileSync(path.join(dir, 'as'), 'latin1')).toMatch(/^#!\/bin\/sh\n/);
+    const r = spawnSync(process.execPath, [cli, 'cc', 'gcc', '-m32', '-O2', '-c', 'k.c', '-o', 'k32.script.o'], { cwd: work, env: slow, encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(read('k32.script.o').equals(read('k32.o'))).toBe(true);
+  });
+
   test('previrt rewrite reads stdin and reports sites as JSON', () => {
     const r = previrt(['rewrite', '-', '--32', '-o', 'stdin.pv.s', '--json'], { input: '\tcli\n\tnop\n\tout %al,$0x80\n' });
     expect(r.code).toBe(0);
