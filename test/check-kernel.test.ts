@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseElf, toImage, writeElf } from '@previrt/linker';
+import { compareWithReadelf } from '../packages/linker/test/readelf.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const cli = path.join(repo, 'packages/cli/bin/previrt.js');
@@ -57,6 +59,24 @@ afterAll(() => {
     }
   }
   fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('the ELF library on the test kernel', () => {
+  test('parseElf agrees with readelf on the images and every object; write(read(x)) is x', () => {
+    const files = [plain, hooked].flatMap((dir) => [path.join(dir, 'kernel.elf'),
+      ...fs.readdirSync(dir).filter((f) => f.endsWith('.o')).map((f) => path.join(dir, f))]);
+    expect(files.length).toBeGreaterThan(20);
+    for (const file of files) {
+      const bytes = new Uint8Array(fs.readFileSync(file));
+      const elf = parseElf(bytes, file);
+      try {
+        compareWithReadelf(file, elf);
+      } catch (err) {
+        throw new Error(`${file}: ${(err as Error).message}`);
+      }
+      expect(Buffer.from(writeElf(toImage(elf))).equals(Buffer.from(bytes))).toBe(true);
+    }
+  });
 });
 
 describe('previrt check on the test kernel', () => {

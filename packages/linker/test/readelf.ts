@@ -1,5 +1,9 @@
 // Parses `readelf -W` output into plain records, the reference the ELF reader is compared against.
 import { execFileSync } from 'node:child_process';
+import {
+  sectionFlagsString, segmentFlagsString, SYMBOL_TYPE_NAMES, SYMBOL_BIND_NAMES, SYMBOL_VISIBILITY_NAMES,
+  SHN_ABS, SHN_COMMON, SHN_UNDEF, type ElfFile,
+} from '@previrt/linker';
 
 function readelf(args: string[], file: string): string {
   return execFileSync('readelf', ['-W', ...args, file], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -145,3 +149,65 @@ export function refNotes(file: string): RefNote[] {
   }
   return out;
 }
+
+function ndxText(shndx: number, machine: number): string {
+  if (shndx === SHN_UNDEF) return 'UND';
+  if (shndx === SHN_ABS) return 'ABS';
+  if (shndx === SHN_COMMON) return 'COM';
+  if (machine === 62 && shndx === 0xff02) return 'LARGE_COM';
+  return String(shndx);
+}
+
+/** Asserts (jest expect) that the parsed file agrees with readelf -W on every table. */
+export function compareWithReadelf(file: string, elf: ElfFile): void {
+  const h = refHeader(file);
+  expect({
+    type: elf.header.type, machine: elf.header.machine, version: elf.header.version, entry: elf.header.entry,
+    phoff: elf.header.phoff, shoff: elf.header.shoff, flags: elf.header.flags, ehsize: elf.header.ehsize,
+    phentsize: elf.header.phentsize, phnum: elf.header.phnum, shentsize: elf.header.shentsize,
+    shnum: elf.header.shnum, shstrndx: elf.header.shstrndx,
+  }).toEqual(h);
+
+  const sections = refSections(file);
+  expect(elf.sections.map((s) => ({
+    index: s.index, name: s.name, type: s.typeName, addr: s.addr, offset: s.offset, size: s.size, entsize: s.entsize,
+    flags: sectionFlagsString(s.flags, elf.header.machine), link: s.link, info: s.info, align: s.addralign,
+  }))).toEqual(sections);
+
+  const segments = refSegments(file);
+  expect(elf.segments.map((p) => ({
+    type: p.typeName, offset: p.offset, vaddr: p.vaddr, paddr: p.paddr, filesz: p.filesz, memsz: p.memsz,
+    flags: segmentFlagsString(p.flags), align: p.align,
+  }))).toEqual(segments);
+
+  const symbols = refSymbols(file);
+  expect(elf.symbolTables.map((t) => t.section.name).sort()).toEqual([...symbols.keys()].sort());
+  for (const table of elf.symbolTables) {
+    const ref = symbols.get(table.section.name)!;
+    const dyn = table.section.name === '.dynsym';
+    // readelf appends symbol versions to dynamic names; compare the names without them.
+    const strip = (n: string) => (dyn ? n.replace(/@.*$/, '') : n);
+    expect(table.symbols.length).toBe(ref.length);
+    const mine = table.symbols.map((s) => ({
+      index: s.index, value: s.value, size: s.size, type: SYMBOL_TYPE_NAMES[s.type] ?? `<${s.type}>`,
+      bind: SYMBOL_BIND_NAMES[s.bind] ?? `<${s.bind}>`, vis: SYMBOL_VISIBILITY_NAMES[s.visibility]!,
+      ndx: ndxText(s.shndx, elf.header.machine), name: strip(s.name),
+    }));
+    expect(mine).toEqual(ref.map((r) => ({ ...r, name: strip(r.name) })));
+  }
+
+  const relocations = refRelocations(file);
+  expect(elf.relocations.map((r) => r.section.name).sort()).toEqual([...relocations.keys()].sort());
+  for (const rs of elf.relocations) {
+    const ref = relocations.get(rs.section.name)!;
+    const strip = (n: string) => n.replace(/@.*$/, '');
+    expect(rs.entries.map((e) => ({
+      offset: e.offset, info: rs.relr ? -1 : e.info, type: rs.relr ? 'RELATIVE' : e.typeName,
+      symbolName: e.symbolIndex === 0 ? '' : strip(e.symbol?.name ?? ''),
+      addend: rs.rela ? e.addend : null,
+    }))).toEqual(ref.map((r) => ({ ...r, symbolName: strip(r.symbolName) })));
+  }
+
+  expect(elf.notes.map((n) => ({ owner: n.name, size: n.desc.length }))).toEqual(refNotes(file));
+}
+
