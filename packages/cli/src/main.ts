@@ -40,6 +40,11 @@ export function reportError(err: unknown): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A reader that closes early (`previrt decode big.elf | head`) ends the output, not the program.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+    reportError(err);
+  });
   let parser = yargs(argv)
     .scriptName('previrt')
     .usage('$0 <command> [options]\n\nAutomated pre-virtualization: one x86 kernel binary for raw hardware and many hypervisors.')
