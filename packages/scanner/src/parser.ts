@@ -74,12 +74,12 @@ async function loadWasm(fallbackReason?: string): Promise<CParser> {
 
 /**
  * The native parser unless it cannot load (or `prefer` is 'wasm'); then the wasm one, with the reason
- * the native binding failed.
+ * the native binding failed. `native` loads the native binding (replaceable to test the fallback).
  */
-export async function loadCParser(prefer: ParserBackend = 'native'): Promise<CParser> {
+export async function loadCParser(prefer: ParserBackend = 'native', native: () => CParser = loadNative): Promise<CParser> {
   if (prefer === 'wasm') return loadWasm();
   try {
-    return loadNative();
+    return native();
   } catch (err) {
     const reason = err instanceof Error ? err.message.split('\n')[0]! : String(err);
     return loadWasm(`native tree-sitter binding did not load: ${reason}`);
