@@ -28,8 +28,8 @@ export interface InspectResult {
   problems: string[];
 }
 
-export function inspectElf(elf: ElfFile): InspectResult {
-  const image = buildCheckImage(elf);
+export function inspectElf(elf: ElfFile, mode?: 16 | 32 | 64): InspectResult {
+  const image = buildCheckImage(elf, mode);
   const records: InspectedRecord[] = image.records.map((r) => {
     const d = image.describe(r.siteAddress);
     const region = image.regionAt(r.siteAddress);

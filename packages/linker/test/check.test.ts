@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseElf, checkElf, formatCheckText, inspectElf, type CheckResult } from '@previrt/linker';
-import { SENSITIVE_CLASSES } from '@previrt/isa';
+import { SENSITIVE_CLASSES, sensitiveClassByName } from '@previrt/isa';
 import { buildCheckFixture, buildCheckFixture64 } from './check-fixture.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -177,5 +177,27 @@ describe('previrt check on code using previrt/annotate.h', () => {
     expect(result.uncovered).toEqual([]);
     expect(result.records).toBe(arch === 'i386' ? 19 : 17);
     expect(result.covered).toBe(result.records);
+  });
+});
+
+describe('previrt check on 16-bit code', () => {
+  test('a .code16 object checks clean with mode 16 and not as 32-bit code', () => {
+    const src = join(dir, 'real.s');
+    writeFileSync(src, [
+      '.code16', '.text', '.globl rm_entry', '.type rm_entry, @function', 'rm_entry:',
+      // 16-bit NOPs: lea 0x0(%si),%si (8d 74 00) and nop, up to each class's site size.
+      '771: cli', '772: .byte 0x8d, 0x74, 0x00', `.fill ${sensitiveClassByName('cli')!.siteSize - 4}, 1, 0x90`, '773:',
+      '.pushsection .afterburn, "a"', '.balign 4', '.long 771b', '.byte 772b - 771b, 773b - 771b', `.short ${sensitiveClassByName('cli')!.id}`, '.popsection',
+      '774: outw %ax, $0x80', '775: .byte 0x8d, 0x74, 0x00', `.fill ${sensitiveClassByName('out')!.siteSize - 5}, 1, 0x90`, '776:',
+      '.pushsection .afterburn, "a"', '.balign 4', '.long 774b', '.byte 775b - 774b, 776b - 774b', `.short ${sensitiveClassByName('out')!.id}`, '.popsection',
+      'ret', '.size rm_entry, . - rm_entry',
+    ].join('\n') + '\n');
+    execFileSync('as', ['--32', src, '-o', join(dir, 'real.o')]);
+    const elf = parseElf(readFileSync(join(dir, 'real.o')), 'real.o');
+    const as16 = checkElf(elf, { mode: 16 });
+    expect(formatCheckText(as16)).toEqual([]);
+    expect(as16.covered).toBe(2);
+    const as32 = checkElf(elf);
+    expect(as32.badRecords.length).toBeGreaterThan(0);
   });
 });

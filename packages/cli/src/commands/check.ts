@@ -31,6 +31,7 @@ interface CheckArgs {
   'exclude-section': string[];
   'all-classes': boolean;
   'line-info': boolean;
+  mode?: number;
 }
 
 /** The JSON shape of the issue, plus the extra facts. */
@@ -61,6 +62,7 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     .option('exclude-symbol', { type: 'string', array: true, default: [], describe: "leave this symbol's instructions alone (a trailing * matches a prefix); repeatable" })
     .option('exclude-section', { type: 'string', array: true, default: [], describe: 'leave this section alone; repeatable' })
     .option('all-classes', { type: 'boolean', default: false, describe: 'require records for trap classes too (int3, ud2, int n, into, syscall, sysenter)' })
+    .option('mode', { type: 'number', choices: [16, 32, 64], describe: 'decode as 16-, 32- or 64-bit code (default: from the ELF machine; 16 for .code16 boot objects)' })
     .option('line-info', { type: 'boolean', default: true, describe: 'name source:line from .debug_line (--no-line-info to skip)' })
     .example('$0 check build/kernel.elf', 'problems as "file: address <symbol+offset> [source:line]: problem"')
     .example('$0 check vmlinux --exclude-section .init.text --json', 'machine-readable result'),
@@ -70,7 +72,7 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     try {
       result = checkElf(elf, {
         excludeSymbols: args['exclude-symbol'], excludeSections: args['exclude-section'],
-        allClasses: args['all-classes'], lineInfo: args['line-info'],
+        allClasses: args['all-classes'], lineInfo: args['line-info'], mode: args.mode as 16 | 32 | 64 | undefined,
       });
     } catch (err) {
       if (err instanceof CheckInputError || err instanceof ElfError) throw new CliError(err.message, EXIT_USAGE);

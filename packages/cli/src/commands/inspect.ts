@@ -8,6 +8,7 @@ interface InspectArgs {
   elf: string;
   json: boolean;
   summary: boolean;
+  mode?: number;
 }
 
 const hex = (n: number) => `0x${n.toString(16)}`;
@@ -18,12 +19,13 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   builder: (y) => y
     .positional('elf', { type: 'string', demandOption: true, describe: 'ELF executable, kernel image or object' })
     .option('json', { type: 'boolean', default: false, describe: 'print the records and counts as JSON' })
+    .option('mode', { type: 'number', choices: [16, 32, 64], describe: 'decode the sites as 16-, 32- or 64-bit code (default: from the ELF machine)' })
     .option('summary', { alias: 's', type: 'boolean', default: false, describe: 'print only the count per kind' }),
   handler: (args) => {
     const elf = loadElf(args.elf);
     let result;
     try {
-      result = inspectElf(elf);
+      result = inspectElf(elf, args.mode as 16 | 32 | 64 | undefined);
     } catch (err) {
       if (err instanceof CheckInputError || err instanceof ElfError) throw new CliError(err.message, EXIT_USAGE);
       throw err;

@@ -64,6 +64,8 @@ export interface CheckOptions {
   allClasses?: boolean;
   /** Look up source:line in .debug_line (default true). */
   lineInfo?: boolean;
+  /** Decode as 16-, 32- or 64-bit code instead of what the ELF machine implies. */
+  mode?: 16 | 32 | 64;
 }
 
 function hex(n: number): string {
@@ -75,7 +77,7 @@ function matches(patterns: readonly string[], name: string): boolean {
 }
 
 export function checkElf(elf: ElfFile, options: CheckOptions = {}): CheckResult {
-  const image = buildCheckImage(elf);
+  const image = buildCheckImage(elf, options.mode);
   const code = discoverCode(image, { extraSeeds: image.records.map((r) => r.siteAddress) });
   let lines: LineTable | null = null;
   if (options.lineInfo !== false && !image.relocatable) {
@@ -210,7 +212,7 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
 
 /** The first thing wrong with one record, or null. */
 function validateRecord(
-  image: CheckImage, code: CodeMap, regionIndex: Map<CheckImage['regions'][number], number>, r: PlacedRecord, mode: 32 | 64,
+  image: CheckImage, code: CodeMap, regionIndex: Map<CheckImage['regions'][number], number>, r: PlacedRecord, mode: 16 | 32 | 64,
 ): string | null {
   const region = image.regionAt(r.siteAddress);
   const kindText = kindName(r.kind);
@@ -296,7 +298,7 @@ function validateRecord(
 }
 
 /** "record points 1 byte past the cli at 0x..." when an instruction of the record's class starts nearby. */
-function nearestOfClass(region: CheckImage['regions'][number], starts: Uint8Array, off: number, cls: SensitiveClass, mode: 32 | 64): string | null {
+function nearestOfClass(region: CheckImage['regions'][number], starts: Uint8Array, off: number, cls: SensitiveClass, mode: 16 | 32 | 64): string | null {
   let best: { delta: number; insn: DecodedInstruction } | null = null;
   for (let at = Math.max(0, off - 15); at <= Math.min(region.data.length - 1, off + 15); at++) {
     if (!starts[at] || at === off) continue;

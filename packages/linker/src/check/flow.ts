@@ -37,8 +37,9 @@ export function isNop(insn: DecodedInstruction, mode: 16 | 32 | 64): boolean {
   if (!insn.valid || insn.prefixes.lock) return false;
   const m = baseMnemonic(insn);
   if (m === 'nop' || m === 'nopw' || m === 'nopl' || m === 'nopq') return true;
-  if (m === 'xchg') return insn.operandText === '%ax,%ax' || (mode !== 64 && insn.operandText === '%eax,%eax');
-  const wide = (r: string) => (mode === 64 ? /^r[a-z0-9]+$/.test(r) && !/[dwb]$/.test(r.slice(2)) : /^e[a-z]{2}$/.test(r));
+  if (m === 'xchg') return insn.operandText === '%ax,%ax' || (mode === 32 && insn.operandText === '%eax,%eax');
+  const wide = (r: string) => (mode === 64 ? /^r[a-z0-9]+$/.test(r) && !/[dwb]$/.test(r.slice(2))
+    : mode === 32 ? /^e[a-z]{2}$/.test(r) : /^([a-d]x|[sd]i|[sb]p)$/.test(r));
   if (m === 'lea') {
     const x = SAME_REGISTER_LEA.exec(insn.operandText);
     return x !== null && x[1] === x[2] && wide(x[1]!) && !insn.prefixes.segment;

@@ -49,7 +49,7 @@ export interface TableProblem {
 
 export interface CheckImage {
   elf: ElfFile;
-  mode: 32 | 64;
+  mode: 16 | 32 | 64;
   relocatable: boolean;
   regions: Region[];
   /** Address of each allocated section (index -> address); the section's own addr when linked. */
@@ -76,12 +76,13 @@ function alignUp(n: number, a: number): number {
 
 const CODE_SYMBOL_TYPES = new Set([STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT]);
 
-export function buildCheckImage(elf: ElfFile): CheckImage {
+/** `mode` overrides the decoding mode the machine implies (16 for `.code16` boot and real-mode objects). */
+export function buildCheckImage(elf: ElfFile, modeOverride?: 16 | 32 | 64): CheckImage {
   const { machine, bits, type } = elf.header;
   if (machine !== EM_386 && machine !== EM_X86_64) {
     throw new CheckInputError(`${elf.fileName}: machine ${machine} is not x86 (expected EM_386 or EM_X86_64)`);
   }
-  const mode: 32 | 64 = machine === EM_X86_64 ? 64 : 32;
+  const mode: 16 | 32 | 64 = modeOverride ?? (machine === EM_X86_64 ? 64 : 32);
   const relocatable = type === ET_REL;
   const sectionBase = new Map<number, number>();
   if (relocatable) {
