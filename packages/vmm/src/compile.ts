@@ -27,6 +27,11 @@ export interface Block {
   insns: RawInstruction[];
   valid: boolean;
   lastPhysPage: number;
+  /** The TLB entry of the code page when the block was last looked up (validates the EIP cache). */
+  tlbEntry: number;
+  hits: number;
+  /** The generated function of a hot block (see ./jit.ts): returns extra loop passes run. */
+  fn: ((budget: number) => number) | null;
 }
 
 const MAX_BLOCK = 128;
@@ -112,7 +117,9 @@ export function compileBlock(c: Cpu, phys: number): Block {
     eip = next;
     if (ends || ops.length >= MAX_BLOCK || ((csBase + eip) >>> 12) !== startPage) break;
   }
-  const block: Block = { phys, eip: startEip, endEip: eip, csBase, codeSize, ops, eips, insns, valid: true, lastPhysPage };
+  const block: Block = {
+    phys, eip: startEip, endEip: eip, csBase, codeSize, ops, eips, insns, valid: true, lastPhysPage, tlbEntry: 0, hits: 0, fn: null,
+  };
   c.registerBlock(block);
   return block;
 }

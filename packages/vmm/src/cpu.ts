@@ -5,7 +5,8 @@ import {
   AC, ARITH_FLAGS, CC_EFLAGS, CF, DF, ID, IF, IOPL, NT, OF, RF, TF, VM, computeCarry, computeFlags,
 } from './flags.js';
 import type { RawDecoder } from './decoder.js';
-import { compileBlock, type Block } from './compile.js';
+import { compileBlock, testCondition, type Block } from './compile.js';
+import { jitBlock } from './jit.js';
 
 /** What the CPU needs from the rest of the machine. */
 export interface CpuBus {
@@ -36,6 +37,9 @@ import {
 export * from './arch.js';
 
 const TLB_SIZE = 1 << 20;
+const JCACHE_MASK = 0xfff;
+/** Executions after which a block's closures are fused into one generated function. */
+const HOT_BLOCK = 8;
 const HISTORY = 16;
 
 export class Cpu {
@@ -114,6 +118,17 @@ export class Cpu {
   readonly codePageFlag: Uint8Array;
   /** Incremented whenever blocks are invalidated, so that a running block can notice. */
   codeEpoch = 0;
+
+  /** Direct-mapped cache of blocks by linear EIP. */
+  readonly jcache: (Block | undefined)[] = new Array(JCACHE_MASK + 1).fill(undefined);
+  /** Where a generated block function stopped when an instruction threw: index and completed passes. */
+  faultIndex = 0;
+  faultLoops = 0;
+  /**
+   * Executions after which a block becomes a generated function (./jit.ts); Infinity keeps closures
+   * only, 1 generates every block at once (the differential test runs both ways).
+   */
+  jitThreshold = HOT_BLOCK;
 
   /** Ring of recently executed instruction addresses (linear), for failure reports. */
   readonly history = new Int32Array(HISTORY);
@@ -761,6 +776,7 @@ export class Cpu {
    */
   run(limit: number): void {
     this.exitRequest = false;
+    const jcache = this.jcache;
     while (this.icount < limit && !this.exitRequest) {
       if (this.intrLine && (this.flags & IF) && !this.intShadow) {
         const vector = this.bus.acknowledgeInterrupt();
@@ -777,9 +793,41 @@ export class Cpu {
       }
       if (this.halted) return;
       this.intShadow = false;
-      if ((this.flags & TF) || (this.dr[7] & 0xff)) this.stepTraced();
-      else this.step(limit - this.icount);
+      if ((this.flags & TF) || (this.dr[7] & 0xff)) { this.stepTraced(); continue; }
+      // Block lookup: a direct-mapped cache on the linear EIP, validated by the current TLB entry of
+      // the code page (so a remap or CR3 switch misses), then the physical-address map.
+      const eip = this.eip;
+      const csBase = this.segBase[SEG_CS];
+      const lin = (csBase + eip) | 0;
+      const slot = (lin ^ (lin >>> 12)) & JCACHE_MASK;
+      const tlbEntry = this.tlbR[lin >>> 12];
+      let b = jcache[slot];
+      if (b === undefined || b.eip !== eip || b.tlbEntry !== tlbEntry || tlbEntry === 0 || !b.valid
+        || b.csBase !== csBase || b.codeSize !== this.codeSize) {
+        b = this.lookupBlock();
+        if (b === undefined) continue;
+        jcache[slot] = b;
+      }
+      this.execBlock(b, limit - this.icount);
     }
+  }
+
+  /** Finds or compiles the block at CS:EIP; delivers a fetch fault and returns undefined. */
+  private lookupBlock(): Block | undefined {
+    let b: Block | undefined;
+    try {
+      const phys = this.codeAddress();
+      b = this.blocks.get(phys);
+      if (b === undefined || b.eip !== this.eip || b.codeSize !== this.codeSize || b.csBase !== this.segBase[SEG_CS]) {
+        b = compileBlock(this, phys);
+      }
+      b.tlbEntry = this.tlbR[((this.segBase[SEG_CS] + this.eip) | 0) >>> 12];
+    } catch (e) {
+      if (e !== FAULT) throw e;
+      this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, this.eip);
+      return undefined;
+    }
+    return b;
   }
 
   /**
@@ -813,38 +861,45 @@ export class Cpu {
     }
   }
 
-  /** Executes one block (or its first `max` instructions). */
+  /** Executes one block at CS:EIP (or its first `max` instructions); used by single-stepping. */
   private step(max: number): void {
-    let b: Block | undefined;
-    let phys: number;
-    try {
-      phys = this.codeAddress();
-      b = this.blocks.get(phys);
-      if (b === undefined || b.eip !== this.eip || b.codeSize !== this.codeSize || b.csBase !== this.segBase[SEG_CS]) {
-        b = compileBlock(this, phys);
-      }
-    } catch (e) {
-      if (e !== FAULT) throw e;
-      this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, this.eip);
-      return;
-    }
+    const b = this.lookupBlock();
+    if (b !== undefined) this.execBlock(b, max);
+  }
+
+  /** Executes a block (or its first `max` instructions); a fault is delivered at its instruction. */
+  private execBlock(b: Block, max: number): void {
     const ops = b.ops;
-    const n = ops.length <= max ? ops.length : max;
-    this.eip = n === ops.length ? b.endEip : b.eips[n];
+    const count = ops.length;
     const h = this.history;
     h[this.historyPos] = b.eip;
     this.historyPos = (this.historyPos + 1) & (HISTORY - 1);
     let i = 0;
+    let fn = b.fn;
+    if (fn === null && ++b.hits >= this.jitThreshold) fn = b.fn = jitBlock(this, b, testCondition);
     try {
-      for (; i < n; i++) ops[i]();
-      this.icount += n;
+      if (count <= max) {
+        this.eip = b.endEip;
+        if (fn !== null) {
+          const extra = fn(((max - count) / count) | 0);
+          this.icount += count * (1 + extra);
+          return;
+        }
+        for (; i < count; i++) ops[i]();
+        this.icount += count;
+      } else {
+        this.eip = b.eips[max];
+        for (; i < max; i++) ops[i]();
+        this.icount += max;
+      }
     } catch (e) {
+      if (fn !== null && count <= max) {
+        i = this.faultIndex;
+        this.icount += this.faultLoops * count;
+      }
       this.icount += i;
       if (e !== FAULT) {
-        if (e instanceof MachineStop) {
-          this.eip = b.eips[i];
-          if (e.kind === 'exit' || e.kind === 'reset') this.icount++;
-        }
+        if (e instanceof MachineStop) this.eip = b.eips[i];
         throw e;
       }
       this.eip = b.eips[i];

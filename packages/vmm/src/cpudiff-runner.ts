@@ -48,10 +48,11 @@ export function runOnQemu(elf: string, timeoutMs = 600_000): { output: string; s
   return { output: r.stdout ?? '', seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
 }
 
-export function runOnMachine(elf: string): { output: string; seconds: number; instructions: number; message: string } {
+export function runOnMachine(elf: string, jitThreshold?: number): { output: string; seconds: number; instructions: number; message: string } {
   const out: number[] = [];
   const t0 = process.hrtime.bigint();
   const m = new Machine({ kernel: readFileSync(elf), kernelName: elf, serialOut: (b) => out.push(b) });
+  if (jitThreshold !== undefined) m.cpu.jitThreshold = jitThreshold;
   const r = m.run(20_000_000_000);
   return {
     output: Buffer.from(out).toString('latin1'), seconds: Number(process.hrtime.bigint() - t0) / 1e9,
@@ -59,13 +60,22 @@ export function runOnMachine(elf: string): { output: string; seconds: number; in
   };
 }
 
+/**
+ * Runs one chunk on QEMU and on the simulated PC, the latter twice: with the closures alone and with
+ * every block compiled to a generated function at once, so that both execution paths are compared.
+ */
 export function runChunk(harnessDir: string, workDir: string, cases: DiffCase[]): ChunkResult & { ourMessage: string } {
   const elf = buildHarnessKernel(harnessDir, workDir, cases);
   const q = runOnQemu(elf);
-  const o = runOnMachine(elf);
   const ref = parseResults(q.output);
+  const o = runOnMachine(elf, Infinity);
   const ours = parseResults(o.output);
   const mismatches = compareResults(cases, ref, ours);
+  const jitted = runOnMachine(elf, 1);
+  for (const m of compareResults(cases, ref, parseResults(jitted.output))) {
+    if (!mismatches.some((x) => x.index === m.index)) mismatches.push({ index: m.index, fields: m.fields.map((f) => ({ ...f, name: `${f.name} (generated code)` })) });
+  }
+  o.message ||= jitted.message;
   return {
     cases: cases.length, compared: cases.length - mismatches.filter((m) => m.fields[0]?.name.startsWith('missing')).length,
     mismatches, ourInstructions: o.instructions, ourSeconds: o.seconds, qemuSeconds: q.seconds, ourMessage: o.message,
