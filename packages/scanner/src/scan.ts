@@ -899,35 +899,46 @@ class CScan {
   }
 
   private findUses(): void {
-    // A worklist: following a use can declare an alias (`u32 *tmp = (u32 *)pmdp;`), itself a symbol.
-    for (let i = 0; i < this.pendingSymbols.length; i++) {
-      const sym = this.pendingSymbols[i]!;
-      const name = sym.name;
-      const syms = this.symbols.get(name)!;
-      const re = new RegExp(`\\b${name}\\b`, 'g');
-      re.lastIndex = sym.from;
+    // In waves: one regular expression for all the names of a wave, so that many symbols cost one pass
+    // over the text, not one each. Following a use can declare an alias (`u32 *tmp = (u32 *)pmdp;`),
+    // which goes into the next wave.
+    let done = 0;
+    while (done < this.pendingSymbols.length) {
+      const wave = this.pendingSymbols.slice(done);
+      done = this.pendingSymbols.length;
+      const inWave = new Set(wave);
+      const names = [...new Set(wave.map((w) => w.name))];
+      const re = new RegExp(`\\b(?:${names.join('|')})\\b`, 'g');
+      re.lastIndex = Math.min(...wave.map((w) => w.from));
+      const last = Math.max(...wave.map((w) => w.to));
       let m: RegExpExecArray | null;
-      while ((m = re.exec(this.text)) !== null && m.index < sym.to) {
+      while ((m = re.exec(this.text)) !== null && m.index < last) {
         const at = m.index;
+        const name = m[0];
         let best: Sym | undefined;
-        for (const s of syms) {
+        for (const s of this.symbols.get(name)!) {
           if (at >= s.from && at < s.to && (!best || s.to - s.from < best.to - best.from)) best = s;
         }
-        if (best !== sym || sym.memory) continue;
-        const node = this.nodeAt(at, at + name.length);
-        if (node.startIndex !== at || node.endIndex !== at + name.length) continue;
-        const parent = node.parent;
-        if (!parent) continue;
-        if ((sym.kind === 'var' || sym.kind === 'macro') && node.type === 'identifier') {
-          if (sym.kind === 'var' && this.shadowed(node, name, sym)) continue;
-          this.climb(node, sym.type);
-        } else if (sym.kind === 'field' && node.type === 'field_identifier' && parent.type === 'field_expression') {
-          if (same(parent.childForFieldName('field'), node)) this.climb(parent, sym.type);
-        } else if ((sym.kind === 'fn' || sym.kind === 'macro-fn') && node.type === 'identifier' && parent.type === 'call_expression'
-          && same(parent.childForFieldName('function'), node)) {
-          this.climb(parent, sym.type);
-        }
+        if (!best || !inWave.has(best) || best.memory) continue;
+        this.use(best, at);
       }
+    }
+  }
+
+  private use(sym: Sym, at: number): void {
+    const name = sym.name;
+    const node = this.nodeAt(at, at + name.length);
+    if (node.startIndex !== at || node.endIndex !== at + name.length) return;
+    const parent = node.parent;
+    if (!parent) return;
+    if ((sym.kind === 'var' || sym.kind === 'macro') && node.type === 'identifier') {
+      if (sym.kind === 'var' && this.shadowed(node, name, sym)) return;
+      this.climb(node, sym.type);
+    } else if (sym.kind === 'field' && node.type === 'field_identifier' && parent.type === 'field_expression') {
+      if (same(parent.childForFieldName('field'), node)) this.climb(parent, sym.type);
+    } else if ((sym.kind === 'fn' || sym.kind === 'macro-fn') && node.type === 'identifier' && parent.type === 'call_expression'
+      && same(parent.childForFieldName('function'), node)) {
+      this.climb(parent, sym.type);
     }
   }
 
