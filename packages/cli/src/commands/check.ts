@@ -68,6 +68,9 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     .example('$0 check vmlinux --exclude-section .init.text --json', 'machine-readable result'),
   handler: (args) => {
     const elf = loadElf(args.elf);
+    // A progress line for large images, on a terminal only, never with --quiet or --json.
+    const progress = process.stderr.isTTY === true && !args.quiet && !args.json && elf.bytes.length > 1 << 20;
+    if (progress) process.stderr.write(`previrt check: ${args.elf}: decoding ${elf.sections.length} sections...`);
     let result: CheckResult;
     try {
       result = checkElf(elf, {
@@ -77,6 +80,8 @@ export const checkCommand: CommandModule<object, CheckArgs> = {
     } catch (err) {
       if (err instanceof CheckInputError || err instanceof ElfError) throw new CliError(err.message, EXIT_USAGE);
       throw err;
+    } finally {
+      if (progress) process.stderr.write('\r\x1b[K');
     }
     if (args.json) {
       process.stdout.write(`${JSON.stringify(checkJson(result), null, 2)}\n`);
