@@ -1357,6 +1357,49 @@ function stringOp(c: Cpu, op: number, ot: number, a16: boolean, rep: 'rep' | 're
   void mask;
   if (rep === null) return once;
   const wantZero = rep === 'rep';
+  if ((op === 0xa4 || op === 0xaa) && !a16) {
+    // rep movs / rep stos: whole runs inside one source and one destination page at a time when both
+    // translations are cached, the segments flat and DF clear; element by element otherwise.
+    const isMovs = op === 0xa4;
+    const ram = c.ram;
+    const view = c.view;
+    return () => {
+      for (;;) {
+        let cnt = R[1] >>> 0;
+        if (cnt === 0) return;
+        const d = R[7];
+        const s = R[6];
+        let k = 0;
+        if (!(c.flags & DF) && c.segFlatW[SEG_ES] && (!isMovs || c.segFlatR[seg])) {
+          const te = c.tlbW[d >>> 12];
+          const ts = isMovs ? c.tlbR[s >>> 12] : 1;
+          if (te !== 0 && ts !== 0) {
+            k = Math.min(cnt, ((0x1000 - (d & 0xfff)) / n) | 0, isMovs ? ((0x1000 - (s & 0xfff)) / n) | 0 : cnt);
+            const pd = (te & ~0xfff) | (d & 0xfff);
+            if (isMovs) {
+              const ps = (ts & ~0xfff) | (s & 0xfff);
+              // Forward element copies replicate when the destination starts inside the source run.
+              if (pd > ps && pd < ps + k * n) k = 0;
+              else if (k > 0) ram.copyWithin(pd, ps, ps + k * n);
+            } else if (k > 0) {
+              if (n === 1) ram.fill(R[0] & 0xff, pd, pd + k);
+              else if (n === 2) for (let j = 0; j < k; j++) view.setUint16(pd + 2 * j, R[0], true);
+              else for (let j = 0; j < k; j++) view.setInt32(pd + 4 * j, R[0], true);
+            }
+          }
+        }
+        if (k > 0) {
+          R[7] = (d + k * n) | 0;
+          if (isMovs) R[6] = (s + k * n) | 0;
+          cnt -= k;
+          R[1] = cnt;
+          continue;
+        }
+        once();
+        R[1] = cnt - 1;
+      }
+    };
+  }
   return () => {
     for (;;) {
       const cnt = a16 ? R[1] & 0xffff : R[1];

@@ -161,7 +161,6 @@ export class Cpu {
     this.ccOp = CC_EFLAGS;
     this.ccSrc = v & ARITH_FLAGS;
     this.flags = (v & ~ARITH_FLAGS & 0x3f7fd7) | 0x2;
-    if (mask & IF) this.exitRequest = true;
   }
   /** popf / iret flag write with the privilege rules of the SDM. */
   popFlags(value: number, size: 16 | 32, fromIret: boolean): void {
