@@ -7,7 +7,7 @@
 // paging on) that runs with interrupts off, so every machine executes the same instructions. The
 // instruction count comes from previrt's exact counter (v86's own counter is shown beside it); each
 // machine is also timed with scale=0 (boot and exit only) and that start-up time is subtracted.
-// The machine is shared: numbers are noisy; ratios from one run are what this reports.
+// Wall and CPU seconds are both shown: on a shared machine wall time includes waiting for a core.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -22,26 +22,33 @@ execFileSync('make', ['-s', '-C', join(root, 'fixtures/vmm/bench')], { stdio: 'i
 const kernelPath = join(root, 'fixtures/vmm/bench/build/bench.elf');
 const kernel = readFileSync(kernelPath);
 
+const cpuSince = (u) => { const d = process.cpuUsage(u); return (d.user + d.system) / 1e6; };
+
 function previrt(s) {
   const out = [];
+  const u0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const m = new Machine({ kernel, kernelName: kernelPath, append: `scale=${s}`, serialOut: (b) => out.push(b) });
   const r = m.run(1e12);
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.reason !== 'exit') throw new Error(`previrt: ${r.message}`);
-  return { sec, instructions: m.cpu.icount, serial: Buffer.from(out).toString('latin1') };
+  return { sec, cpu: cpuSince(u0), instructions: m.cpu.icount, serial: Buffer.from(out).toString('latin1') };
 }
 
 function qemu(s) {
+  // bash's time reports QEMU's own CPU seconds (user + system) on stderr.
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('qemu-system-i386', ['-kernel', kernelPath, '-append', `scale=${s}`, '-serial', 'stdio', '-display', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'], { encoding: 'latin1' });
-  return { sec: Number(process.hrtime.bigint() - t0) / 1e9, serial: r.stdout };
+  const r = spawnSync('bash', ['-c', `TIMEFORMAT='%U %S'; time qemu-system-i386 -kernel ${kernelPath} -append scale=${s} -serial stdio ` +
+    '-display none -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=0x04'], { encoding: 'latin1' });
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const [user, sys] = r.stderr.trim().split('\n').pop().split(' ').map(Number);
+  return { sec, cpu: user + sys, serial: r.stdout };
 }
 
 async function v86(s) {
   const { V86 } = await import('v86');
   const wasm = join(root, 'node_modules/v86/build/v86.wasm');
+  const u0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   let serial = '';
   const emu = new V86({
@@ -53,8 +60,9 @@ async function v86(s) {
   });
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   const instructions = emu.get_instruction_counter();
+  const cpu = cpuSince(u0);
   await emu.stop();
-  return { sec, serial, instructions };
+  return { sec, cpu, serial, instructions };
 }
 
 const best = async (f) => { let r = null; for (let i = 0; i < repeat; i++) { const x = await f(); if (!r || x.sec < r.sec) r = x; } return r; };
@@ -71,11 +79,15 @@ for (const r of results.slice(1)) {
   if (!same) console.log(`warning: ${r.name} printed different results:\n${r.full.serial}`);
 }
 console.log(`workload: fixtures/vmm/bench scale=${scale}: ${(work / 1e6).toFixed(1)} million guest instructions (best of ${repeat})`);
-console.log('machine                     wall s   start s   work s   guest MIPS   wall vs previrt   work vs previrt');
+console.log('machine                   wall s  start s  work s  guest MIPS | cpu s  start  work  guest MIPS | wall, cpu vs previrt');
 for (const r of results) {
   const workSec = Math.max(1e-9, r.full.sec - r.base.sec);
-  console.log(`${r.name.padEnd(26)} ${r.full.sec.toFixed(3).padStart(7)} ${r.base.sec.toFixed(3).padStart(9)} ${workSec.toFixed(3).padStart(8)} ` +
-    `${(work / workSec / 1e6).toFixed(1).padStart(12)} ${(r.full.sec / ref.full.sec).toFixed(2).padStart(17)}x ${(workSec / Math.max(1e-9, ref.full.sec - ref.base.sec)).toFixed(2).padStart(16)}x`);
+  const workCpu = Math.max(1e-9, r.full.cpu - r.base.cpu);
+  const refWork = Math.max(1e-9, ref.full.sec - ref.base.sec);
+  const refCpu = Math.max(1e-9, ref.full.cpu - ref.base.cpu);
+  console.log(`${r.name.padEnd(24)} ${r.full.sec.toFixed(2).padStart(6)} ${r.base.sec.toFixed(2).padStart(8)} ${workSec.toFixed(2).padStart(7)} ` +
+    `${(work / workSec / 1e6).toFixed(1).padStart(11)} | ${r.full.cpu.toFixed(2).padStart(5)} ${r.base.cpu.toFixed(2).padStart(6)} ${workCpu.toFixed(2).padStart(5)} ` +
+    `${(work / workCpu / 1e6).toFixed(1).padStart(11)} | ${(workSec / refWork).toFixed(2)}x, ${(workCpu / refCpu).toFixed(2)}x`);
 }
 const v = results[2];
 if (v.full.instructions) console.log(`v86's own instruction counter: ${((v.full.instructions - v.base.instructions) / 1e6).toFixed(1)} million for the workload`);
