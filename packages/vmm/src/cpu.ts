@@ -79,6 +79,8 @@ export class Cpu {
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0;
   apicBase = 0xfee00900;
   fpuCw = 0x37f; fpuSw = 0; fpuTw = 0xffff;
+  /** Physical address mask: bit 20 cleared while the A20 gate is off. */
+  a20Mask = 0xffffffff | 0;
   /** Exceptions and interrupts delivered so far (tells single-step whether the instruction trapped). */
   deliveries = 0;
 
@@ -267,6 +269,7 @@ export class Cpu {
         dirty = (upd & 0x40) !== 0;
       }
     }
+    phys = (phys & this.a20Mask) >>> 0;
     const page = lin >>> 12;
     const ppage = phys >>> 12;
     if (phys + 4096 <= this.ramSize) {
@@ -283,6 +286,12 @@ export class Cpu {
       if (fresh) this.tlbRecord(page);
     }
     return (phys | (lin & 0xfff)) >>> 0;
+  }
+
+  /** Opens or closes the A20 gate (i8042 output port, port 0x92). */
+  setA20(enabled: boolean): void {
+    this.a20Mask = enabled ? -1 : ~0x100000;
+    this.flushTlb(false);
   }
 
   private checkPageAccess(lin: number, writable: boolean, userOk: boolean, write: boolean, user: boolean): void {

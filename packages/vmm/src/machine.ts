@@ -74,7 +74,7 @@ export class Machine implements CpuBus {
     this.uart = new Uart(irq, 4, opts.serialOut);
     this.rtc = new Rtc(opts.rtcBase ?? DEFAULT_RTC_BASE, this.ram.length, irq, now, resched);
     this.ide = new IdeChannel(opts.disks ?? [], irq);
-    this.kbc = new I8042(() => this.requestStop(new MachineStop('reset requested through the i8042', 'reset', 0)), () => this.cpu.flushTlb(false));
+    this.kbc = new I8042(() => this.requestStop(new MachineStop('reset requested through the i8042', 'reset', 0)), () => this.a20());
     const cmdline = opts.append ? `${opts.kernelName} ${opts.append}` : opts.kernelName;
     this.boot = loadMultiboot(this.ram, opts.kernel, cmdline);
     this.resetCpu();
@@ -187,13 +187,20 @@ export class Machine implements CpuBus {
     else if (port === 0x60 || port === 0x64) this.kbc.write(port, v);
     else if (port === 0x92) {
       if (v & 1) this.requestStop(new MachineStop('reset requested through port 0x92', 'reset', 0));
+      const changed = (v & 2) !== (this.port92 & 2);
       this.port92 = v & 0x02;
+      if (changed) this.a20();
     } else if (port === 0x3d4) this.crtcIndex = v;
     else if (port === 0x3d5) this.crtc[this.crtcIndex & 31] = v;
     else if (port === 0xcf9) {
       if (v & 4) this.requestStop(new MachineStop('reset requested through port 0xcf9', 'reset', 0));
     } else if (port === 0x4d0) this.pic.master.elcr = v & 0xf8;
     else if (port === 0x4d1) this.pic.slave.elcr = v & 0xde;
+  }
+
+  /** The A20 gate is the OR of the i8042 output port bit and port 0x92 bit 1 (both on at boot). */
+  private a20(): void {
+    this.cpu.setA20(this.kbc.a20 || (this.port92 & 2) !== 0);
   }
 
   private requestStop(stop: MachineStop): void {

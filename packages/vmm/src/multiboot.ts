@@ -50,7 +50,7 @@ export function findMultibootHeader(bytes: Uint8Array): MultibootHeader | null {
 export function loadMultiboot(ram: Uint8Array, kernel: Uint8Array, cmdline: string): BootState {
   const header = findMultibootHeader(kernel);
   if (!header) throw new ImageError('no Multiboot header (magic 0x1badb002 with a valid checksum) in the first 8 KB');
-  if (header.flags & 0x4) throw new ImageError('the Multiboot header asks for a video mode (flag 2), which this machine does not provide');
+  // A video mode request (flag 2) is ignored, as QEMU does: the console stays in text mode.
   let low: number, high: number, entry: number;
   if (!(header.flags & 0x10000)) {
     if (!isElf(kernel)) throw new ImageError('the Multiboot header has no load addresses (flag 16) and the kernel is not an ELF file');

@@ -69,7 +69,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
     .option('disk', { type: 'string', describe: 'short for --drive file=<image>,index=0' })
     .option('disk-write', { type: 'boolean', default: false, describe: 'write guest disk writes to the image files (default: to an overlay that is dropped)' })
-    .option('memory', { type: 'number', default: 128, describe: 'RAM in MB (1..3072)' })
+    .option('memory', { type: 'number', default: 128, describe: 'RAM in MB (2..2000)' })
     .option('input', { type: 'string', describe: 'file fed to the serial line (default: standard input)' })
     .option('max-instructions', { type: 'number', describe: 'stop with exit code 3 after this many guest instructions' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output included in it)' })
@@ -86,8 +86,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     } catch (err) {
       throw new CliError(`${args.kernel}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
     }
-    if (!Number.isInteger(args.memory) || args.memory < 2 || args.memory > 3072) {
-      throw new CliError(`--memory ${args.memory}: expected a whole number of MB between 2 and 3072`, EXIT_USAGE);
+    if (!Number.isInteger(args.memory) || args.memory < 2 || args.memory > 2000) {
+      throw new CliError(`--memory ${args.memory}: expected a whole number of MB between 2 and 2000`, EXIT_USAGE);
     }
     const maxInstructions = args['max-instructions'];
     if (maxInstructions !== undefined && (!Number.isFinite(maxInstructions) || maxInstructions < 0)) {
