@@ -896,7 +896,9 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         R[0] = t % 0x100000000 | 0;
         R[2] = Math.floor(t / 0x100000000) | 0;
       });
-      case 0x33: return end(() => { sens(SC.rdpmc); c.gp(0); });
+      // No performance counters (CPUID has no leaf 0xa): #GP where the SDM checks privilege (CPL > 0
+      // without CR4.PCE), #UD otherwise, as QEMU.
+      case 0x33: return end(() => { sens(SC.rdpmc); if (c.cpl !== 0 && !(c.cr4 & 0x100)) c.gp(0); c.ud(); });
       case 0x34: return end(() => { sens(SC.sysenter); sysenter(c); });
       case 0x35: return end(() => { sens(SC.sysexit); sysexit(c); });
       case 0xa2: return none(() => { sens(SC.cpuid); cpuid(c); });
@@ -1491,9 +1493,8 @@ function writeCr(c: Cpu, n: number, v: number): void {
     case 2: c.cr2 = v; break;
     case 3: c.cr3 = v; c.flushTlb(true); break;
     default: {
-      // Supported CR4 bits: VME PVI TSD DE PSE PGE (no PAE, no SSE state).
-      if (v & ~0x9f & ~0x40) c.gp(0);
-      if (v & 0x20) c.gp(0);
+      // Supported CR4 bits: VME PVI TSD DE PSE PGE PCE (no PAE, no MCE, no SSE state).
+      if (v & ~0x19f) c.gp(0);
       const changed = c.cr4 ^ v;
       c.cr4 = v;
       if (changed & 0x90) c.flushTlb(false);
