@@ -414,7 +414,8 @@ function decodeRun(run: RunByte[], mode: CpuMode, items: AsmItem[], src: (i: num
     // An instruction that runs into a symbolic byte or past the run cannot be classified.
     if (instructionLength(bytes, off, mode) < 0) return;
     const insn = decode(bytes, off, mode, off);
-    if (insn.length <= 0 || off + insn.length > bytes.length) return;
+    // After bytes that are no instruction in this mode, where the next one starts is unknown.
+    if (!insn.valid || insn.length <= 0 || off + insn.length > bytes.length) return;
     if (insn.valid && insn.sensitive) {
       const stmt = run[off]!.stmt;
       const lastStmt = run[off + insn.length - 1]!.stmt;

@@ -68,6 +68,11 @@ export interface LintConfig {
     deviceRanges: [number, number][];
     /** Functions that return ordinary memory (the kernel's direct map, allocators): volatile accesses through them are not MMIO. */
     memoryFunctions: string[];
+    /**
+     * Report accesses through parameters declared as pointers to volatile. Off by default: such
+     * parameters belong to generic code (bitops, cmpxchg) that works on whatever memory it is given.
+     */
+    volatileParameters: boolean;
     accessors: MmioAccessorSpec[];
   };
   /** Severity per rule id, or "off". */
@@ -127,6 +132,7 @@ export function defaultConfig(): LintConfig {
       volatile: true,
       // The legacy VGA/ROM window, and the I/O APIC, HPET and local APIC area up to 4 GiB.
       deviceRanges: [[0xa0000, 0x100000], [0xfec00000, 0x100000000]],
+      volatileParameters: false,
       memoryFunctions: [
         'phys_to_virt', '__va', 'page_address', 'lowmem_page_address', 'kmap', 'kmap_local_page', 'kmap_atomic',
         'kmalloc', 'kmalloc_*', 'kzalloc', 'kzalloc_*', 'kcalloc', 'kvmalloc', 'kvzalloc', 'vmalloc', 'vzalloc',
@@ -263,7 +269,11 @@ export function resolveConfig(raw: Json, source: string): LintConfig {
     const m = raw.mmio;
     const where = `${source}: mmio`;
     if (!isObject(m)) throw new ConfigError(`${where}: expected an object`);
-    checkKeys(m, ['volatile', 'deviceRanges', 'memoryFunctions', 'accessors'], where);
+    checkKeys(m, ['volatile', 'volatileParameters', 'deviceRanges', 'memoryFunctions', 'accessors'], where);
+    if (m.volatileParameters !== undefined) {
+      if (typeof m.volatileParameters !== 'boolean') throw new ConfigError(`${where}.volatileParameters: expected true or false`);
+      config.mmio.volatileParameters = m.volatileParameters;
+    }
     if (m.deviceRanges !== undefined) {
       const bad = () => new ConfigError(`${where}.deviceRanges: expected an array of [start, end) pairs of numbers or "0x..." strings`);
       if (!Array.isArray(m.deviceRanges)) throw bad();

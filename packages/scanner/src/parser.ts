@@ -40,14 +40,43 @@ const require = createRequire(import.meta.url);
 /** Chunk size handed to the native parser per read (measured: 64 KiB is as fast as any). */
 const NATIVE_BUFFER_SIZE = 64 * 1024;
 
+const NATIVE_ROOT_NODE = '__previrtNativeRootNode';
+
+/**
+ * tree-sitter's index.js replaces `Tree.prototype.rootNode`, a method of the shared native class, with
+ * a getter that calls the method it found there. Evaluated a second time in the same process (jest runs
+ * each test file in its own module registry), it finds its own getter instead and every `rootNode`
+ * becomes undefined. Keep the native method on the class and put it back before each evaluation.
+ */
+function restoreNativeRootNode(): void {
+  const root = dirname(require.resolve('tree-sitter/package.json'));
+  const binding = (require('node-gyp-build') as (dir: string) => { Tree: { prototype: object } & Record<string, unknown> })(root);
+  const Tree = binding.Tree;
+  const desc = Object.getOwnPropertyDescriptor(Tree.prototype, 'rootNode');
+  if (Tree[NATIVE_ROOT_NODE] === undefined) {
+    if (desc && typeof desc.value === 'function') Tree[NATIVE_ROOT_NODE] = desc.value;
+    return;
+  }
+  Object.defineProperty(Tree.prototype, 'rootNode', { value: Tree[NATIVE_ROOT_NODE], configurable: true, writable: true });
+}
+
+type NativeParserClass = new () => {
+  setLanguage(lang: unknown): void;
+  parse(text: string, old?: unknown, opts?: { bufferSize?: number }): SyntaxTree;
+};
+
+/** The binding as loaded in this module registry (once: a second evaluation would need the repair again). */
+let nativeModules: { Parser: NativeParserClass; C: unknown } | undefined;
+
 function loadNative(): CParser {
-  const Parser = require('tree-sitter') as new () => {
-    setLanguage(lang: unknown): void;
-    parse(text: string, old?: unknown, opts?: { bufferSize?: number }): SyntaxTree;
-  };
-  const C = require('tree-sitter-c') as unknown;
+  if (!nativeModules) {
+    restoreNativeRootNode();
+    nativeModules = { Parser: require('tree-sitter') as NativeParserClass, C: require('tree-sitter-c') as unknown };
+  }
+  const { Parser, C } = nativeModules;
   const parser = new Parser();
   parser.setLanguage(C);
+  if (!parser.parse('int x;', undefined, {}).rootNode) throw new Error('the native binding returns trees without a root node');
   return {
     backend: 'native',
     parse: (text) => parser.parse(text, undefined, { bufferSize: NATIVE_BUFFER_SIZE }),

@@ -868,6 +868,7 @@ class CScan {
     }
     if (d.type !== 'identifier') return;
     if (decl.type === 'parameter_declaration') {
+      if (type.volatile && !this.cc.config.mmio.volatileParameters) return;
       const body = this.functionBodyOfParam(decl);
       if (body) this.addSymbol({ name, type, kind: 'var', from: body.startIndex, to: body.endIndex, scopeStart: body.startIndex });
       return;

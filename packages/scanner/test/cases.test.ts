@@ -98,3 +98,19 @@ test('configured entry types and setters replace the defaults', () => {
   const scan = scanSource('t.c', text, parsers.native!, compileConfig(config));
   expect(scan.findings.map((f) => `${f.line}:${f.column}:${f.rule}`)).toEqual(['2:41:pte-set']);
 });
+
+test('volatile pointer parameters are generic code (not reported) unless the configuration asks for them', () => {
+  const text = 'void set_bit_v(int nr, volatile unsigned long *addr) { *addr |= 1ul << nr; }\n';
+  const off = scanSource('t.c', text, parsers.native!, compileConfig(defaultConfig()));
+  expect(off.findings).toEqual([]);
+  const config = defaultConfig();
+  config.mmio.volatileParameters = true;
+  const on = scanSource('t.c', text, parsers.native!, compileConfig(config));
+  expect(on.findings.map((f) => `${f.line}:${f.column}:${f.rule}`)).toEqual(['1:55:mmio-write']);
+});
+
+test('bytes that are no instruction in the current mode stop the decoding of a run', () => {
+  // 66 0f 01 cf is seamcall in 64-bit mode and (bad) in 32-bit mode: the cf after it is not an iret.
+  const text = 'void f(void) { asm volatile(".byte 0x66,0x0f,0x01,0xcf"); }\n';
+  expect(scanSource('t.c', text, parsers.native!, compileConfig(defaultConfig())).findings).toEqual([]);
+});
