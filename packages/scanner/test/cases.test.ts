@@ -106,7 +106,7 @@ test('volatile pointer parameters are generic code (not reported) unless the con
   const config = defaultConfig();
   config.mmio.volatileParameters = true;
   const on = scanSource('t.c', text, parsers.native!, compileConfig(config));
-  expect(on.findings.map((f) => `${f.line}:${f.column}:${f.rule}`)).toEqual(['1:55:mmio-write']);
+  expect(on.findings.map((f) => `${f.line}:${f.column}:${f.rule}`)).toEqual(['1:56:mmio-write']);
 });
 
 test('bytes that are no instruction in the current mode stop the decoding of a run', () => {
