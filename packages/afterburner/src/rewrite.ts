@@ -149,6 +149,12 @@ interface ParameterizedStatement {
   mode: CodeMode;
 }
 
+/** Whether a statement is sensitive with its parameters unexpanded (`movl %cr3, \\reg` is). */
+function sensitiveAsWritten(code: string): boolean {
+  const split = splitAttStatement(code);
+  return split !== null && classifyAtt(split.mnemonic, splitAttOperands(split.rest)) !== null;
+}
+
 /** `.macro name a, b=1, c:req` → name and parameter names. */
 function parseMacroHeader(rest: string): MacroInfo | null {
   const m = /^\s*([A-Za-z_.$][\w.$]*)\s*,?\s*(.*)$/.exec(rest);
@@ -353,8 +359,8 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         continue;
       }
       const macroBody = bodies.length === 1 ? bodies[0]!.macro : undefined;
-      if (macroBody && !off && !intel && parsed.rest.includes('\\')) {
-        // The instruction comes from the macro's parameters: decided per invocation, at the end.
+      if (macroBody && !off && !intel && parsed.rest.includes('\\') && !sensitiveAsWritten(parsed.rest)) {
+        // Whether it is sensitive depends on the macro's arguments: decided per invocation, at the end.
         parameterized.push({ macro: macroBody, line: ln, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode });
         pendingPrefixAt = -1;
         continue;
