@@ -11,6 +11,7 @@ import {
 } from './arch.js';
 import type { RawInstruction } from './decoder.js';
 import { sensitiveClassByName } from '@previrt/isa';
+import { x87Op } from './x87.js';
 
 export type Op = () => void;
 
@@ -637,7 +638,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         });
       }
       case 0xd8: case 0xd9: case 0xda: case 0xdb: case 0xdc: case 0xdd: case 0xde: case 0xdf:
-        return x87(c, insn, isReg ? null : addrW(2));
+        return none(x87Op(c, insn, isReg ? null : addrR(2)));
       case 0xe0: case 0xe1: case 0xe2: case 0xe3: {
         const target = osz === 1 ? (next + signExtend(imm, 0)) & 0xffff : (next + signExtend(imm, 0)) | 0;
         const kind = op;
@@ -1509,18 +1510,27 @@ function rdmsr(c: Cpu, msr: number): [number, number] {
     case 0x174: return [c.sysenterCs, 0];
     case 0x175: return [c.sysenterEsp, 0];
     case 0x176: return [c.sysenterEip, 0];
+    case 0x17: return [0, 0]; // IA32_PLATFORM_ID
+    case 0x3a: return [c.featureControl, 0]; // IA32_FEATURE_CONTROL (no VMX/SMX)
+    case 0x8b: return [0, c.ucodeRev]; // IA32_BIOS_SIGN_ID: microcode revision in EDX
+    case 0x1a0: return [c.miscEnable, 0]; // IA32_MISC_ENABLE
+    case 0x277: return [c.pat[0], c.pat[1]]; // IA32_PAT
     default: return c.gp(0);
   }
 }
 
 function wrmsr(c: Cpu, msr: number, lo: number, hi: number): void {
-  void hi;
   switch (msr) {
     case 0x10: c.idleTime -= 0; break; // the virtual clock is not writable; writes are ignored
     case 0x1b: c.apicBase = (lo & ~0x6ff) | (c.apicBase & 0x100); break;
     case 0x174: c.sysenterCs = lo & 0xffff; break;
     case 0x175: c.sysenterEsp = lo; break;
     case 0x176: c.sysenterEip = lo; break;
+    case 0x79: break; // IA32_BIOS_UPDT_TRIG: no microcode to load
+    case 0x3a: if (c.featureControl & 1) c.gp(0); c.featureControl = lo & 1; break; // lock bit only
+    case 0x8b: c.ucodeRev = 0; break; // written as 0 before cpuid, to read back the revision
+    case 0x1a0: c.miscEnable = lo & 0x1; break;
+    case 0x277: c.pat[0] = lo; c.pat[1] = hi; break;
     default: c.gp(0);
   }
 }
@@ -1802,55 +1812,6 @@ function larLsl(c: Cpu, sel: number, lsl: boolean, set: (v: number) => void): vo
   }
   if (ok) set(value | 0);
   c.setArith(ok ? f | ZF : f & ~ZF);
-}
-
-/**
- * x87: the FPU's control, status and tag words and the instructions kernels use to initialise, save
- * and restore it (fninit, fnclex, fldcw/fnstcw, fnstsw, fnstenv/fldenv, fnsave/frstor, fwait). The
- * register stack stays empty: arithmetic instructions stop the run as unimplemented.
- */
-function x87(c: Cpu, insn: RawInstruction, addr: (() => number) | null): Compiled {
-  const op = insn.opcode;
-  const modrm = insn.modrm ?? 0;
-  const reg = (modrm >> 3) & 7;
-  const mem = addr !== null;
-  const env = (a: number, write: boolean, o16: boolean): void => {
-    const s = o16 ? 2 : 4;
-    if (write) {
-      const w = (i: number, v: number): void => { if (o16) c.wr16((a + i * s) | 0, v); else c.wr32((a + i * s) | 0, v & 0xffff); };
-      w(0, c.fpuCw); w(1, c.fpuSw); w(2, c.fpuTw);
-      for (let i = 3; i < 7; i++) { if (o16) c.wr16((a + i * s) | 0, 0); else c.wr32((a + i * s) | 0, 0); }
-    } else {
-      c.fpuCw = c.rd16(a); c.fpuSw = c.rd16((a + s) | 0); c.fpuTw = c.rd16((a + 2 * s) | 0);
-    }
-  };
-  const o16 = insn.operandSize === 16;
-  let f: (() => void) | null = null;
-  if (op === 0xdb && modrm === 0xe3) f = () => { c.fpuCw = 0x37f; c.fpuSw = 0; c.fpuTw = 0xffff; };
-  else if (op === 0xdb && modrm === 0xe2) f = () => { c.fpuSw &= 0x7f00; };
-  else if (op === 0xdf && modrm === 0xe0) f = () => { c.regs[0] = (c.regs[0] & ~0xffff) | c.fpuSw; };
-  else if (op === 0xdd && reg === 7 && mem) f = () => c.wr16(addr!(), c.fpuSw);
-  else if (op === 0xd9 && reg === 7 && mem) f = () => c.wr16(addr!(), c.fpuCw);
-  else if (op === 0xd9 && reg === 5 && mem) f = () => { c.fpuCw = c.rd16(addr!()) | 0x40; };
-  else if (op === 0xd9 && reg === 6 && mem) f = () => env(addr!(), true, o16);
-  else if (op === 0xd9 && reg === 4 && mem) f = () => env(addr!(), false, o16);
-  else if (op === 0xdd && reg === 6 && mem) f = () => {
-    const a = addr!();
-    c.probeWrite(a, o16 ? 94 : 108);
-    env(a, true, o16);
-    for (let i = o16 ? 14 : 28; i < (o16 ? 94 : 108); i++) c.wr8((a + i) | 0, 0);
-    c.fpuCw = 0x37f; c.fpuSw = 0; c.fpuTw = 0xffff;
-  };
-  else if (op === 0xdd && reg === 4 && mem) f = () => env(addr!(), false, o16);
-  const what = `x87 instruction ${insn.mnemonic ?? ''} ${insn.operandText ?? ''}`.trim();
-  return {
-    op: () => {
-      if (c.cr0 & 0xc) c.fault(NM); // EM or TS: the OS emulates the FPU or switches its state
-      if (f) { f(); return; }
-      throw new MachineStop(`unimplemented ${what} (the FPU model has no arithmetic)`, 'unimplemented');
-    },
-    ends: false,
-  };
 }
 
 // Flags masks referenced by other modules.

@@ -7,6 +7,7 @@ import {
 import type { RawDecoder } from './decoder.js';
 import { compileBlock, testCondition, type Block } from './compile.js';
 import { jitBlock } from './jit.js';
+import { Fpu } from './x87.js';
 
 /** What the CPU needs from the rest of the machine. */
 export interface CpuBus {
@@ -78,7 +79,11 @@ export class Cpu {
   trSel = 0; trBase = 0; trLimit = 0; trType = 0;
   sysenterCs = 0; sysenterEsp = 0; sysenterEip = 0;
   apicBase = 0xfee00900;
-  fpuCw = 0x37f; fpuSw = 0; fpuTw = 0xffff;
+  ucodeRev = 0;
+  featureControl = 0;
+  miscEnable = 1;
+  readonly pat = [0x00070406, 0x00070406];
+  readonly fpu = new Fpu();
   /** Physical address mask: bit 20 cleared while the A20 gate is off. */
   a20Mask = 0xffffffff | 0;
   /** Exceptions and interrupts delivered so far (tells single-step whether the instruction trapped). */

@@ -9,6 +9,7 @@ import { isaDecoder } from './decoder.js';
 import { I8042, IoApic, LocalApic, PicPair, Pit, Rtc, Uart, type IrqSink } from './devices.js';
 import { IdeChannel, type DiskImage } from './ide.js';
 import { BOOT_GDT, MULTIBOOT_BOOTLOADER_MAGIC, loadMultiboot, type BootState } from './multiboot.js';
+import { LINUX_GDT, isBzImage, loadLinux } from './linux.js';
 import { decode, formatInstruction } from '@previrt/isa';
 import { IF } from './flags.js';
 
@@ -75,6 +76,21 @@ export class Machine implements CpuBus {
     this.rtc = new Rtc(opts.rtcBase ?? DEFAULT_RTC_BASE, this.ram.length, irq, now, resched);
     this.ide = new IdeChannel(opts.disks ?? [], irq);
     this.kbc = new I8042(() => this.requestStop(new MachineStop('reset requested through the i8042', 'reset', 0)), () => this.a20());
+    if (isBzImage(opts.kernel)) {
+      // A Linux bzImage: the 32-bit boot protocol (the command line is --append alone, as QEMU's).
+      const l = loadLinux(this.ram, opts.kernel, opts.append ?? '');
+      this.boot = { entry: l.entry, low: l.low, high: l.high, mbi: l.zeroPage, cmdline: l.cmdline };
+      this.resetCpu();
+      const c = this.cpu;
+      c.regs.fill(0);
+      c.regs[6] = l.zeroPage;
+      c.regs[4] = 0x9000;
+      c.gdtBase = LINUX_GDT; c.gdtLimit = 0x1f;
+      c.setSegmentCache(SEG_CS, 0x10, 0, 0xffffffff, 0xcf9b00);
+      for (const s of [SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS]) c.setSegmentCache(s, 0x18, 0, 0xffffffff, 0xcf9300);
+      c.setFlags(0x2, 0xffffffff);
+      return;
+    }
     const cmdline = opts.append ? `${opts.kernelName} ${opts.append}` : opts.kernelName;
     this.boot = loadMultiboot(this.ram, opts.kernel, cmdline);
     this.resetCpu();

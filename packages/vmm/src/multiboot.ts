@@ -103,11 +103,7 @@ export function loadMultiboot(ram: Uint8Array, kernel: Uint8Array, cmdline: stri
   v.setUint32(mbi + 16, bufAddr, true);
   v.setUint32(mbi + 20, 0, true);
   v.setUint32(mbi + 24, bufAddr, true);
-  const mmap: [number, number, number][] = [
-    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2],
-    [0x100000, ramSize - 0x100000 - BIOS_HIGH_RESERVED, 1], [ramSize - BIOS_HIGH_RESERVED, BIOS_HIGH_RESERVED, 2],
-    [0xfffc0000, 0x40000, 2],
-  ];
+  const mmap = e820Map(ramSize);
   mmap.forEach(([base, len, type], i) => {
     const o = MMAP_ADDR + i * 24;
     v.setUint32(o, 20, true);
@@ -122,6 +118,15 @@ export function loadMultiboot(ram: Uint8Array, kernel: Uint8Array, cmdline: stri
   return { entry, low, high, mbi, cmdline };
 }
 
+/** SeaBIOS's e820 map for this much RAM: [base, length, type (1 usable, 2 reserved)]. */
+export function e820Map(ramSize: number): [number, number, number][] {
+  return [
+    [0, 0x9fc00, 1], [0x9fc00, 0x400, 2], [0xf0000, 0x10000, 2],
+    [0x100000, ramSize - 0x100000 - BIOS_HIGH_RESERVED, 1], [ramSize - BIOS_HIGH_RESERVED, BIOS_HIGH_RESERVED, 2],
+    [0xfffc0000, 0x40000, 2],
+  ];
+}
+
 /** SeaBIOS's flat GDT used at the kernel's entry: null, code 0x08, data 0x10, 16-bit code/data. */
 export const BOOT_GDT = { base: GDT_ADDR, limit: 0x27 };
 
@@ -129,7 +134,7 @@ export const BOOT_GDT = { base: GDT_ADDR, limit: 0x27 };
 export const CPU_FEATURES = 0x0000ab3d;
 export const CPU_SIGNATURE = 0x663;
 
-function writeFirmwareTables(ram: Uint8Array): void {
+export function writeFirmwareTables(ram: Uint8Array): void {
   const v = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
   // GDT.
   const gdt = [0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9300, 0x0000ffff, 0x00009e00, 0x0000ffff, 0x00009200];

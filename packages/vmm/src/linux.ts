@@ -1,0 +1,59 @@
+// Linux bzImage loading through the 32-bit boot protocol (Documentation/x86/boot.rst): the
+// protected-mode kernel at its code32_start, a zero page (struct boot_params) with the image's setup
+// header, the command line and the same e820 memory map the Multiboot loader describes (SeaBIOS's),
+// and a GDT with the flat __BOOT_CS (0x10) and __BOOT_DS (0x18). Firmware tables (BDA, MP) are
+// written as for Multiboot kernels.
+import { ImageError } from './elf.js';
+import { e820Map, writeFirmwareTables } from './multiboot.js';
+
+export const LINUX_ZERO_PAGE = 0x10000;
+const LINUX_CMDLINE = 0x20000;
+export const LINUX_GDT = 0x800;
+
+export function isBzImage(bytes: Uint8Array): boolean {
+  return bytes.length > 0x260 && bytes[0x202] === 0x48 && bytes[0x203] === 0x64 && bytes[0x204] === 0x72 && bytes[0x205] === 0x53;
+}
+
+export interface LinuxBoot { entry: number; zeroPage: number; low: number; high: number; cmdline: string }
+
+export function loadLinux(ram: Uint8Array, image: Uint8Array, cmdline: string): LinuxBoot {
+  const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const version = v.getUint16(0x206, true);
+  if (version < 0x0204) throw new ImageError(`Linux boot protocol ${version >> 8}.${version & 0xff} is too old (2.04 or later needed)`);
+  if (!(image[0x211] & 1)) throw new ImageError('not a bzImage (zImage kernels load below 1 MB, which is not supported)');
+  const setupSects = image[0x1f1] || 4;
+  const kernelOffset = (setupSects + 1) * 512;
+  const entry = v.getUint32(0x214, true);
+  const size = image.length - kernelOffset;
+  if (kernelOffset >= image.length) throw new ImageError('bzImage truncated: no protected-mode kernel after the setup sectors');
+  if (entry + size > ram.length) throw new ImageError(`the kernel does not fit in ${ram.length >> 20} MB of RAM`);
+  ram.set(image.subarray(kernelOffset), entry);
+  // Zero page: the setup header from the image, then what the boot loader fills in.
+  const zp = LINUX_ZERO_PAGE;
+  ram.fill(0, zp, zp + 4096);
+  const headerEnd = 0x202 + image[0x201];
+  ram.set(image.subarray(0x1f1, headerEnd), zp + 0x1f1);
+  const z = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
+  ram[zp + 0x210] = 0xff; // type_of_loader: undefined
+  z.setUint32(zp + 0x218, 0, true); // no initrd
+  z.setUint32(zp + 0x21c, 0, true);
+  const maxCmd = version >= 0x0206 ? v.getUint32(0x238, true) : 255;
+  const cmd = new TextEncoder().encode(cmdline);
+  if (cmd.length > maxCmd) throw new ImageError(`command line longer than the kernel accepts (${maxCmd} bytes)`);
+  ram.set(cmd, LINUX_CMDLINE);
+  ram[LINUX_CMDLINE + cmd.length] = 0;
+  z.setUint32(zp + 0x228, LINUX_CMDLINE, true);
+  z.setUint32(zp + 0x1e0, Math.max(0, (ram.length >> 10) - 1024), true); // alt_mem_k
+  const map = e820Map(ram.length);
+  map.forEach(([base, len, type], i) => {
+    const o = zp + 0x2d0 + 20 * i;
+    z.setUint32(o, base, true); z.setUint32(o + 4, 0, true);
+    z.setUint32(o + 8, len, true); z.setUint32(o + 12, 0, true);
+    z.setUint32(o + 16, type, true);
+  });
+  ram[zp + 0x1e8] = map.length;
+  const gdt = [0, 0, 0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9300];
+  gdt.forEach((w, i) => z.setUint32(LINUX_GDT + 4 * i, w, true));
+  writeFirmwareTables(ram);
+  return { entry, zeroPage: zp, low: entry, high: entry + size, cmdline };
+}
