@@ -164,14 +164,16 @@ class Sequence {
       return;
     }
     if (k < 47) {
-      const form = rng.int(6);
+      let form = rng.int(6);
+      if ((form === 2 || form === 3) && sz === 8) form += 2; // no byte forms of the 2/3-operand imul
       const src = rng.chance(0.6) ? `%${this.reg(sz)}` : this.mem(sz / 8);
       if (form === 0) this.emit(`mul${s} ${src}`);
       else if (form === 1) this.emit(`imul${s} ${src}`);
-      else if (form === 2 && sz !== 8) this.emit(`imul${s} ${src}, %${this.reg(sz)}`);
-      else if (form === 3 && sz !== 8) this.emit(`imul${s} $${hex(interesting(rng, sz))}, ${src}, %${this.reg(sz)}`);
+      else if (form === 2) this.emit(`imul${s} ${src}, %${this.reg(sz)}`);
+      else if (form === 3) this.emit(`imul${s} $${hex(interesting(rng, sz))}, ${src}, %${this.reg(sz)}`);
       else if (form === 4) this.emit(`div${s} ${src}`);
       else this.emit(`idiv${s} ${src}`);
+      // Multiplications define the flags (as QEMU computes them); divisions leave them as they were.
       if (form <= 3) this.flags(true);
       return;
     }
