@@ -88,6 +88,19 @@ const INTERESTING = /["'#;/]/;
 const DIRECTIVES = new Set(['.macro', '.rept', '.irp', '.irpc', '.endm', '.endr', '.code16', '.code16gcc', '.code32',
   '.code64', '.intel_syntax', '.att_syntax', '.end', '.include', '.set', '.equ']);
 const mnemonicCache = new Map<string, boolean>();
+// Compiler output repeats the same few thousand statements (`movl %eax, %edx`): remember answers.
+const statementCache = new Map<string, SensitiveClass | null>();
+
+function classifyCached(mnemonic: string, rest: string): SensitiveClass | null {
+  const key = `${mnemonic} ${rest}`;
+  let cls = statementCache.get(key);
+  if (cls === undefined) {
+    cls = classifyAtt(mnemonic, splitAttOperands(rest));
+    if (statementCache.size > 50000) statementCache.clear();
+    statementCache.set(key, cls);
+  }
+  return cls;
+}
 
 function isWordChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 46 || c === 36;
@@ -393,7 +406,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         }
         continue;
       }
-      cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
+      cls = classifyCached(split.mnemonic, split.rest);
       if (cls === null) continue;
       // keepLayout classes (int3) must not move the bytes after them: no site.
       if (off || cls.keepLayout) {
