@@ -28,8 +28,8 @@ export interface Block {
   insns: RawInstruction[];
   valid: boolean;
   lastPhysPage: number;
-  /** The TLB entry of the code page when the block was last looked up (validates the EIP cache). */
-  tlbEntry: number;
+  /** The CPU's dispatchEpoch when the block was last looked up (validates the EIP cache). */
+  epoch: number;
   hits: number;
   /** The generated function of a hot block (see ./jit.ts): returns extra loop passes run. */
   fn: ((budget: number) => number) | null;
@@ -119,7 +119,7 @@ export function compileBlock(c: Cpu, phys: number): Block {
     if (ends || ops.length >= MAX_BLOCK || ((csBase + eip) >>> 12) !== startPage) break;
   }
   const block: Block = {
-    phys, eip: startEip, endEip: eip, csBase, codeSize, ops, eips, insns, valid: true, lastPhysPage, tlbEntry: 0, hits: 0, fn: null,
+    phys, eip: startEip, endEip: eip, csBase, codeSize, ops, eips, insns, valid: true, lastPhysPage, epoch: -1, hits: 0, fn: null,
   };
   c.registerBlock(block);
   return block;

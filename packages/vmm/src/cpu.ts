@@ -125,6 +125,8 @@ export class Cpu {
   readonly codePageFlag: Uint8Array;
   /** Incremented whenever blocks are invalidated, so that a running block can notice. */
   codeEpoch = 0;
+  /** Incremented by anything that may change the block an EIP stands for (see run). */
+  dispatchEpoch = 0;
 
   /** Direct-mapped cache of blocks by linear EIP. */
   readonly jcache: (Block | undefined)[] = new Array(JCACHE_MASK + 1).fill(undefined);
@@ -203,6 +205,7 @@ export class Cpu {
 
   /** Forgets translations: all of them, or all but global pages (CR3 reload with CR4.PGE). */
   flushTlb(keepGlobal: boolean): void {
+    this.dispatchEpoch++;
     const pages = this.tlbPages;
     let kept = 0;
     for (let i = 0; i < this.tlbCount; i++) {
@@ -214,6 +217,7 @@ export class Cpu {
     this.tlbCount = kept;
   }
   invlpg(lin: number): void {
+    this.dispatchEpoch++;
     const p = lin >>> 12;
     this.tlbSupR[p] = 0; this.tlbSupW[p] = 0; this.tlbUserR[p] = 0; this.tlbUserW[p] = 0;
     this.tlbGlobal[p] = 0;
@@ -457,6 +461,7 @@ export class Cpu {
     this.segAttr[seg] = attr;
     if (seg === SEG_CS) {
       this.codeSize = attr & 0x400000 ? 32 : 16;
+      this.dispatchEpoch++;
     }
     if (seg === SEG_SS) this.stack32 = (attr & 0x400000) !== 0;
     this.updateFlat(seg);
@@ -774,6 +779,7 @@ export class Cpu {
     }
     this.codePageFlag[page] = 0;
     this.codeEpoch++;
+    this.dispatchEpoch++;
   }
 
   /** Drops every compiled block (e.g. after the loader or a back end rewrote guest code). */
@@ -805,18 +811,15 @@ export class Cpu {
         }
       }
       if (this.halted) return;
-      this.intShadow = false;
+      if (this.intShadow) this.intShadow = false;
       if ((this.flags & TF) || (this.dr[7] & 0xff)) { this.stepTraced(); continue; }
-      // Block lookup: a direct-mapped cache on the linear EIP, validated by the current TLB entry of
-      // the code page (so a remap or CR3 switch misses), then the physical-address map.
+      // Block lookup: a direct-mapped cache on EIP, valid while nothing that could change which block
+      // EIP means has happened since (dispatchEpoch: TLB flushes, CS loads, code invalidation); then
+      // the physical-address map.
       const eip = this.eip;
-      const csBase = this.segBase[SEG_CS];
-      const lin = (csBase + eip) | 0;
-      const slot = (lin ^ (lin >>> 12)) & JCACHE_MASK;
-      const tlbEntry = this.tlbR[lin >>> 12];
+      const slot = (eip ^ (eip >>> 12)) & JCACHE_MASK;
       let b = jcache[slot];
-      if (b === undefined || b.eip !== eip || b.tlbEntry !== tlbEntry || tlbEntry === 0 || !b.valid
-        || b.csBase !== csBase || b.codeSize !== this.codeSize) {
+      if (b === undefined || b.eip !== eip || b.epoch !== this.dispatchEpoch) {
         b = this.lookupBlock();
         if (b === undefined) continue;
         jcache[slot] = b;
@@ -834,7 +837,7 @@ export class Cpu {
       if (b === undefined || b.eip !== this.eip || b.codeSize !== this.codeSize || b.csBase !== this.segBase[SEG_CS]) {
         b = compileBlock(this, phys);
       }
-      b.tlbEntry = this.tlbR[((this.segBase[SEG_CS] + this.eip) | 0) >>> 12];
+      b.epoch = this.dispatchEpoch;
     } catch (e) {
       if (e !== FAULT) throw e;
       this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, this.eip);
