@@ -19,6 +19,7 @@ const first = arg('first', 0);
 const show = arg('show', 20);
 const work = mkdtempSync(join(tmpdir(), 'cpu-diff-'));
 let compared = 0, bad = 0, ourSec = 0, qemuSec = 0, instr = 0;
+const crashes = [];
 const t0 = Date.now();
 try {
   for (let start = first; start < first + total; start += chunk) {
@@ -26,6 +27,10 @@ try {
     const r = runChunk(join(root, 'fixtures/vmm/cpudiff'), work, cases);
     compared += r.compared; ourSec += r.ourSeconds; qemuSec += r.qemuSeconds; instr += r.ourInstructions;
     if (r.ourMessage) console.log(`chunk ${start}: our machine stopped: ${r.ourMessage}`);
+    for (const i of r.referenceCrashes) {
+      crashes.push(i);
+      console.log(`case ${i}: QEMU crashed (SIGFPE) running it; not compared\n    ${cases.find((x) => x.index === i).code.join('; ')}`);
+    }
     for (const m of r.mismatches) {
       bad++;
       if (bad <= show) {
@@ -41,6 +46,6 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 if (process.stderr.isTTY) process.stderr.write('\n');
-console.log(`seed ${seed}: ${compared} cases compared, ${bad} mismatches (fields: ${RESULT_FIELDS.length}); ` +
+console.log(`seed ${seed}: ${compared} cases compared, ${bad} mismatches (fields: ${RESULT_FIELDS.length}), ${crashes.length} cases crashed QEMU; ` +
   `ours ${ourSec.toFixed(1)} s (${(instr / ourSec / 1e6).toFixed(1)} MIPS), qemu ${qemuSec.toFixed(1)} s, total ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 process.exit(bad ? 1 : 0);
