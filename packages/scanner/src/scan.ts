@@ -240,6 +240,38 @@ function argText(t: string): string {
   return hasTopLevelComma(s) ? `(${s})` : s;
 }
 
+/**
+ * The text of each argument of an argument list, with the comments that belong to it
+ * (`x | 0x80 /* GO *\/`), so that a fix that reorders arguments keeps them.
+ */
+function argumentTexts(list: SyntaxNode, text: string): string[] {
+  const out: string[] = [];
+  let start = -1;
+  let end = -1;
+  for (let i = 0; i < list.childCount; i++) {
+    const c = list.child(i)!;
+    if (c.type === '(') continue;
+    if (c.type === ',' || c.type === ')') {
+      if (start >= 0) out.push(text.slice(start, end));
+      start = -1;
+      continue;
+    }
+    if (start < 0) start = c.startIndex;
+    end = c.endIndex;
+  }
+  return out;
+}
+
+/** Named children without comments (a comment between arguments is a named child too). */
+function namedChildren(n: SyntaxNode): SyntaxNode[] {
+  const out: SyntaxNode[] = [];
+  for (let i = 0; i < n.namedChildCount; i++) {
+    const c = n.namedChild(i)!;
+    if (c.type !== 'comment') out.push(c);
+  }
+  return out;
+}
+
 /** ERROR and MISSING nodes in a (small) tree: how badly a macro body parsed. */
 function errorCount(n: SyntaxNode): number {
   if (!n.hasError) return 0;
@@ -462,7 +494,7 @@ class CScan {
     if (!code) return;
     const extended = ['output_operands', 'input_operands', 'clobbers', 'goto_labels'].some((f) => asm.childForFieldName(f) !== null);
     const pieces = code.type === 'concatenated_string'
-      ? Array.from({ length: code.namedChildCount }, (_, i) => code.namedChild(i)!)
+      ? namedChildren(code)
       : [code];
     for (const p of pieces) if (p.type === 'string_literal') this.stringsDone.add(p.startIndex);
     const mode = this.cc.config.mode;
@@ -562,7 +594,7 @@ class CScan {
       if (a.type.endsWith('statement') || a.type === 'declaration' || a.type === 'function_definition') break;
     }
     const pieces = group.type === 'concatenated_string'
-      ? Array.from({ length: group.namedChildCount }, (_, i) => group.namedChild(i)!)
+      ? namedChildren(group)
       : [group];
     for (const p of pieces) if (p.type === 'string_literal') this.stringsDone.add(p.startIndex);
     const t = this.templateText(pieces, null);
@@ -623,7 +655,8 @@ class CScan {
 
   private onMmioCall(call: SyntaxNode, spec: MmioAccessorSpec, name: string): void {
     const argsNode = call.childForFieldName('arguments');
-    const args = argsNode ? Array.from({ length: argsNode.namedChildCount }, (_, i) => argsNode.namedChild(i)!) : [];
+    const args = argsNode ? namedChildren(argsNode) : [];
+    const argTexts = argsNode ? argumentTexts(argsNode, this.text) : [];
     const kind = memKind(spec.access === 'read' ? 'mmio-read' : 'mmio-write');
     const addr = args[spec.address];
     const value = spec.value !== undefined ? args[spec.value] : undefined;
@@ -631,12 +664,14 @@ class CScan {
     let fix: Fix | undefined;
     if (spec.fixable !== false && suffix !== null && addr) {
       const macro = `${kind.macro}${suffix}`;
+      const addrText = argText(argTexts[spec.address] ?? this.t(addr));
       if (spec.access === 'read') {
-        fix = { description: `replace ${name}() with ${macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${macro}(${argText(this.t(addr))})` }] };
+        fix = { description: `replace ${name}() with ${macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${macro}(${addrText})` }] };
       } else if (value && call.parent?.type === 'expression_statement') {
+        const valueText = argText(argTexts[spec.value!] ?? this.t(value));
         fix = {
           description: `replace ${name}() with ${macro}()`,
-          edits: [{ start: call.startIndex, end: call.endIndex, text: `${macro}(${argText(this.t(addr))}, ${argText(this.t(value))})` }],
+          edits: [{ start: call.startIndex, end: call.endIndex, text: `${macro}(${addrText}, ${valueText})` }],
         };
       }
     }
@@ -976,7 +1011,7 @@ class CScan {
     let d = fn.childForFieldName('declarator');
     while (d && d.type !== 'function_declarator') d = d.childForFieldName('declarator');
     const list = d?.childForFieldName('parameters');
-    return list ? Array.from({ length: list.namedChildCount }, (_, i) => list.namedChild(i)!) : null;
+    return list ? namedChildren(list) : null;
   }
 
   /** `T *alias = <entry or register pointer>;` or `alias = <pointer>;`: the alias points there too. */
@@ -1194,9 +1229,10 @@ class CScan {
     const spec = this.cc.helpers.get(this.t(fn));
     if (!spec) return false;
     let index = -1;
-    for (let i = 0; i < argList.namedChildCount; i++) if (same(argList.namedChild(i), arg)) index = i;
+    const args = namedChildren(argList);
+    const argTexts = argumentTexts(argList, this.text);
+    args.forEach((a, i) => { if (same(a, arg)) index = i; });
     if (index < 0 || (how === 'lvalue' ? spec.lvalue : spec.pointer) !== index) return false;
-    const args = Array.from({ length: argList.namedChildCount }, (_, i) => argList.namedChild(i)!);
     const name = this.t(fn);
     const ptr = how === 'lvalue' ? pointerText(arg, this.text) : argText(this.t(arg));
     const access = spec.access;
@@ -1209,11 +1245,11 @@ class CScan {
       let fix: Fix | undefined;
       if (spec.fixable) {
         if (access === 'test-and-clear' && kindName === 'pte-test-and-clear' && spec.bit !== undefined && args[spec.bit]) {
-          fix = { description: `replace ${name}() with ${kind.macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${kind.macro}(${ptr}, ${argText(this.t(args[spec.bit]))})` }] };
+          fix = { description: `replace ${name}() with ${kind.macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${kind.macro}(${ptr}, ${argText(argTexts[spec.bit] ?? this.t(args[spec.bit]))})` }] };
         } else if (access === 'read') {
           fix = { description: `replace ${name}() with ${kind.macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${kind.macro}(${ptr})` }] };
         } else if (access === 'write' && spec.value !== undefined && args[spec.value] && call.parent?.type === 'expression_statement') {
-          fix = { description: `replace ${name}() with ${kind.macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${kind.macro}(${ptr}, ${argText(this.t(args[spec.value]))})` }] };
+          fix = { description: `replace ${name}() with ${kind.macro}()`, edits: [{ start: call.startIndex, end: call.endIndex, text: `${kind.macro}(${ptr}, ${argText(argTexts[spec.value] ?? this.t(args[spec.value]))})` }] };
         }
       }
       const verb = access === 'read' ? 'loads' : access === 'test-and-clear' ? 'tests and clears a bit of' : 'writes';

@@ -114,3 +114,9 @@ test('bytes that are no instruction in the current mode stop the decoding of a r
   const text = 'void f(void) { asm volatile(".byte 0x66,0x0f,0x01,0xcf"); }\n';
   expect(scanSource('t.c', text, parsers.native!, compileConfig(defaultConfig())).findings).toEqual([]);
 });
+
+test('comments between arguments do not shift them (found on Linux: ixp4xx_eth.c)', () => {
+  const text = 'void writel(unsigned v, volatile void *a);\nvoid f(volatile void *r, unsigned x) {\n\twritel(x | 0x80 /* GO */,\n\t       r + 4);\n}\n';
+  const scan = scanSource('t.c', text, parsers.native!, compileConfig(defaultConfig()));
+  expect(scan.findings.map((f) => f.fix?.edits[0]!.text)).toEqual(['PV_MMIO_WRITE(r + 4, x | 0x80 /* GO */)']);
+});
