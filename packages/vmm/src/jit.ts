@@ -49,6 +49,14 @@ const write32 = (a: string, v: string): string =>
 
 const ALU_KIND = [0, 1, -1, -1, 4, 5, 6, 7]; // add or (adc sbb: closures) and sub xor cmp
 
+/** A byte register as an expression, and a statement writing one. */
+const reg8 = (i: number): string => (i < 4 ? `(R[${i}] & 0xff)` : `((R[${i - 4}] >> 8) & 0xff)`);
+const setReg8 = (i: number, v: string): string =>
+  (i < 4 ? `R[${i}] = (R[${i}] & ~0xff) | ((${v}) & 0xff);` : `R[${i - 4}] = (R[${i - 4}] & ~0xff00) | (((${v}) & 0xff) << 8);`);
+const read8 = (a: string): string => `((t = tlbR[(a = ${a}) >>> 12]) !== 0 ? ram[(t & ~0xfff) | (a & 0xfff)] : c.rd8(a))`;
+const write8 = (a: string, v: string): string =>
+  `a = ${a}; if ((t = tlbW[a >>> 12]) !== 0) ram[(t & ~0xfff) | (a & 0xfff)] = ${v}; else c.wr8(a, ${v});`;
+
 /** JS for one ALU operation `dst = dst op src` (32-bit) with its flag record; `store` writes the result. */
 function alu(kind: number, dst: string, src: string, store: (v: string) => string): string {
   switch (kind) {
@@ -118,6 +126,34 @@ function generate(insn: RawInstruction, next: number, blockEip: number, self: { 
       return `if (${condition(op & 15)}) c.eip = ${target};`;
     }
     switch (op) {
+      case 0x38: case 0x3a: {
+        // cmp r/m8, r8 / cmp r8, r/m8
+        const other = mod === 3 ? reg8(rm) : (() => { const a = address(insn, 1, false); return a && read8(a); })();
+        if (!other) return null;
+        const [x, y] = op === 0x38 ? [other, reg8(reg)] : [reg8(reg), other];
+        return `s = ${y}; v = (${x} - s) & 0xff; c.ccOp = ${K_SUB * 4}; c.ccDst = v; c.ccSrc = s;`;
+      }
+      case 0x3c: return `s = ${imm & 0xff}; v = ((R[0] & 0xff) - s) & 0xff; c.ccOp = ${K_SUB * 4}; c.ccDst = v; c.ccSrc = s;`;
+      case 0x84: {
+        const other = mod === 3 ? reg8(rm) : (() => { const a = address(insn, 1, false); return a && read8(a); })();
+        return other && `v = ${other} & ${reg8(reg)}; c.ccOp = ${K_LOGIC * 4}; c.ccDst = v;`;
+      }
+      case 0xa8: return `c.ccOp = ${K_LOGIC * 4}; c.ccDst = R[0] & ${imm & 0xff};`;
+      case 0x88:
+        if (mod === 3) return setReg8(rm, reg8(reg));
+        { const a = address(insn, 1, true); return a && write8(a, reg8(reg)); }
+      case 0x8a:
+        if (mod === 3) return setReg8(reg, reg8(rm));
+        { const a = address(insn, 1, false); return a && `v = ${read8(a)}; ${setReg8(reg, 'v')}`; }
+      case 0xc6:
+        if (reg !== 0) return null;
+        if (mod === 3) return setReg8(rm, String(imm & 0xff));
+        { const a = address(insn, 1, true); return a && write8(a, String(imm & 0xff)); }
+      case 0xf7:
+        if (mod !== 3) return null;
+        if (reg === 2) return `R[${rm}] = ~R[${rm}];`;
+        if (reg === 3) return `s = R[${rm}]; v = (-s) | 0; R[${rm}] = v; c.ccOp = ${K_SUB * 4 + 2}; c.ccDst = v; c.ccSrc = s;`;
+        return null;
       case 0x68: return `c.push32(${imm});`;
       case 0x6a: return `c.push32(${(imm << 24) >> 24});`;
       case 0x81: case 0x83: {
@@ -172,6 +208,15 @@ function generate(insn: RawInstruction, next: number, blockEip: number, self: { 
       if (target === blockEip) { self.loops = true; return `if (${condition(op & 15)}) { c.eip = ${target}; continue; }`; }
       return `if (${condition(op & 15)}) c.eip = ${target};`;
     }
+    if ((op === 0xb6 || op === 0xbe) && mod === 3) {
+      return `R[${reg}] = ${op === 0xbe ? `(${reg8(rm)} << 24) >> 24` : reg8(rm)};`;
+    }
+    if (op >= 0x90 && op <= 0x9f) {
+      if (mod === 3) return setReg8(rm, `${condition(op & 15)} ? 1 : 0`);
+      const a = address(insn, 1, true);
+      return a && `d = ${condition(op & 15)} ? 1 : 0; ${write8(a, 'd')}`;
+    }
+    if (op >= 0x40 && op <= 0x4f && mod === 3) return `if (${condition(op & 15)}) R[${reg}] = R[${rm}];`;
     if ((op === 0xb6 || op === 0xbe || op === 0xb7 || op === 0xbf) && mod !== 3) {
       const word = op & 1;
       const a = address(insn, word ? 2 : 1, false);
@@ -211,7 +256,7 @@ export function jitBlock(c: Cpu, b: Block, testCondition: (c: Cpu, n: number) =>
   // `budget`: extra passes allowed after the first. A taken back-branch counts a pass and continues.
   const src = `${decl.join('\n')}
 return function block(budget) {
-  const R = c.regs, view = c.view, tlbR = c.tlbR, tlbW = c.tlbW, flatR = c.segFlatR, flatW = c.segFlatW;
+  const R = c.regs, view = c.view, ram = c.ram, tlbR = c.tlbR, tlbW = c.tlbW, flatR = c.segFlatR, flatW = c.segFlatW;
   let i = 0, loops = 0, a = 0, t = 0, v = 0, s = 0, d = 0;
   try {
     for (;;) {
