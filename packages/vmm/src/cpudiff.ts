@@ -293,6 +293,7 @@ class Sequence {
       this.emit(rng.pick(['ud2', 'int3', readsOk ? 'into' : 'nop', 'int $0x40', 'int $0x41', 'int $0x42', 'int $0x80', '.byte 0x0f, 0xff', '.byte 0xf0, 0x01, 0xc0', '.byte 0x62, 0xc0']));
       return;
     }
+    if (rng.chance(0.5)) return this.x87();
     {
       const r = this.reg(32);
       this.emit(`movl $${hex(rng.chance(0.5) ? 0x10000 + rng.int(0x10000) : interesting(rng, 32))}, %${r}`);
@@ -302,6 +303,28 @@ class Sequence {
   }
 
   lockPrefix(): string { return this.rng.chance(0.15) ? 'lock ' : ''; }
+
+  /**
+   * x87 on small integers, results stored as integers (in every rounding mode) or compared: values this
+   * FPU (doubles) and QEMU's (80-bit) round alike. The precision and rounding-indicator bits of the
+   * status word (PE, C1) are masked off where it is stored, as this FPU does not track them.
+   */
+  x87(): void {
+    const rng = this.rng;
+    const a = SCRATCH + 0xd40 + 4 * rng.int(8);
+    const b = SCRATCH + 0xd60 + 4 * rng.int(8);
+    const out = SCRATCH + 0xd80 + 4 * rng.int(16);
+    const val = (): number => (rng.chance(0.2) ? 0 : rng.int(2001) - 1000) >>> 0;
+    this.emit('fninit', `movl $${hex(val())}, ${hex(a)}`, `movl $${hex(val())}, ${hex(b)}`, `fildl ${hex(a)}`, `fildl ${hex(b)}`);
+    const k = rng.int(8);
+    if (k < 6) {
+      this.emit(['faddp', 'fsubp', 'fsubrp', 'fmulp', 'fdivp', 'fdivrp'][k] + ' %st, %st(1)');
+      if (rng.chance(0.5)) this.emit(`movw $${hex(0x037f | (rng.int(4) << 10))}, ${hex(out + 0x40)}`, `fldcw ${hex(out + 0x40)}`);
+      this.emit(`fistpl ${hex(out)}`);
+    } else {
+      this.emit(k === 6 ? 'fcompp' : 'fucompp', 'fnstsw %ax', 'andw $0x4500, %ax');
+    }
+  }
 
   /** Segment, descriptor-table and privileged instructions. */
   system(): void {
