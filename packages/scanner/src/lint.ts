@@ -10,7 +10,8 @@ import type { LintReport } from './format.js';
 import { loadCParser, type CParser, type ParserBackend } from './parser.js';
 import { scanFiles } from './pool.js';
 import type { Severity } from './rules.js';
-import { compileConfig, scanSource, type FileScan } from './scan.js';
+import { afterburnerOffRegions, compileConfig, findMacroUses, scanSource, type FileScan, type Finding } from './scan.js';
+import { LineIndex } from './text.js';
 
 export const TOOL_VERSION = '0.1.0';
 
@@ -106,6 +107,57 @@ export function fixText(name: string, text: string, scan: FileScan, parser: CPar
   return { text: cur, scan: s };
 }
 
+/**
+ * Notes for inline asm whose template is built by a function-like macro of another file from its
+ * arguments (`PROBE_INSN("rdtscp", ...)` with the macro in a header): each use is expanded alone, in
+ * a snippet made of the macro's #define and the use, and what the template holds is reported at the
+ * use. Only needed when notes are reported, since the afterburner sees these instructions anyway.
+ */
+export function expandTemplateMacroUses(scans: FileScan[], read: (i: number) => string, parser: CParser, config: LintConfig): void {
+  const defs = scans.flatMap((s) => (s.templateMacros ?? []).map((m) => ({ ...m, file: s.file })));
+  if (defs.length === 0) return;
+  const cc = compileConfig(config);
+  const names = new Map<string, (typeof defs)[number]>();
+  for (const d of defs) if (!names.has(d.name)) names.set(d.name, d);
+  const nameRe = new RegExp(`\\b(?:${[...names.keys()].join('|')})\\s*\\(`);
+  for (let i = 0; i < scans.length; i++) {
+    const scan = scans[i]!;
+    let text: string;
+    try {
+      text = read(i);
+    } catch {
+      continue;
+    }
+    if (!nameRe.test(text)) continue;
+    const lines = new LineIndex(text);
+    const regions = afterburnerOffRegions(text);
+    const added: Finding[] = [];
+    for (const def of names.values()) {
+      if (def.file === scan.file && def.localUses) continue; // expanded in its own file already
+      if (!text.includes(def.name)) continue;
+      for (const use of findMacroUses(text, def.name)) {
+        const lineText = text.slice(lines.lineStart(use.line), lines.lineEnd(use.line));
+        if (/^\s*#\s*define\b/.test(lineText)) continue;
+        const snippet = `${def.define}\nvoid __previrt_use(void) { ${def.name}(${use.args.join(', ')}); }\n`;
+        const expanded = scanSource(def.file, snippet, parser, cc);
+        const pos = lines.position(use.at);
+        const end = lines.position(use.at + def.name.length);
+        for (const f of expanded.findings) {
+          if (f.rule !== 'asm-sensitive' && f.rule !== 'hidden-instruction') continue;
+          const finding: Finding = {
+            ...f, start: use.at, end: use.at + def.name.length, line: pos.line, column: pos.column, endLine: end.line, endColumn: end.column,
+            message: `${f.message} (template of macro ${def.name}, ${def.file}:${def.line})`,
+          };
+          delete finding.fix;
+          if (regions.some((r) => pos.line >= r.startLine && pos.line <= r.endLine)) finding.suppressed = 'region';
+          added.push(finding);
+        }
+      }
+    }
+    if (added.length > 0) scans[i] = { ...scan, findings: [...scan.findings, ...added].sort((a, b) => a.start - b.start || a.rule.localeCompare(b.rule)) };
+  }
+}
+
 export async function runLint(opts: LintOptions): Promise<LintResult> {
   const t0 = process.hrtime.bigint();
   const abs = await collectFiles(opts.paths, opts.config, opts.cwd);
@@ -118,10 +170,14 @@ export async function runLint(opts: LintOptions): Promise<LintResult> {
   const scans = scanned.scans.map((s) => applyTreeFacts(s, facts));
   let diff: string | undefined;
   let fixedFiles: string[] | undefined;
+  let parser: CParser | undefined;
+  if (opts.level === 'note' && scans.some((s) => s.templateMacros)) {
+    parser = await loadCParser(scanned.backend);
+    expandTemplateMacroUses(scans, (i) => readFileSync(files[i]!.path, 'utf8'), parser, opts.config);
+  }
   if (opts.fix) {
     fixedFiles = [];
     diff = '';
-    let parser: CParser | undefined;
     for (let i = 0; i < scans.length; i++) {
       if (fileEdits(scans[i]!).length === 0) continue;
       parser ??= await loadCParser(scanned.backend);

@@ -71,6 +71,8 @@ export interface FileScan {
   includeEdit?: TextEdit;
   /** Time spent reading, parsing and scanning the file, in milliseconds (set by scanPath). */
   ms?: number;
+  /** Function-like macros defined here whose asm template is built from their parameters. */
+  templateMacros?: { name: string; define: string; line: number; localUses: boolean }[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -212,8 +214,8 @@ interface MacroContext {
   params: string[];
   /** Offsets (in the snippet) of string literals that replace `#param`, with the parameter. */
   stringified: Map<number, string>;
-  /** Argument lists of the macro's uses in the enclosing file. */
-  uses: { args: string[]; line: number }[];
+  /** Argument lists of the macro's uses in the enclosing file (looked for when first needed). */
+  uses: () => { args: string[]; line: number }[];
   setterLevel?: EntryLevel;
 }
 
@@ -262,6 +264,37 @@ function argumentTexts(list: SyntaxNode, text: string): string[] {
   return out;
 }
 
+/**
+ * The uses `name(args)` of a function-like macro in a text, outside `skip` (its definition): the
+ * argument texts, the offset of the name and its line. Parentheses inside strings do not count.
+ */
+export function findMacroUses(text: string, name: string, skip: [number, number] = [0, 0]): { args: string[]; at: number; line: number }[] {
+  const uses: { args: string[]; at: number; line: number }[] = [];
+  const re = new RegExp(`\\b${name}\\s*\\(`, 'g');
+  let m: RegExpExecArray | null;
+  let lines: LineIndex | undefined;
+  while ((m = re.exec(text)) !== null) {
+    if (m.index >= skip[0] && m.index < skip[1]) continue;
+    let depth = 1;
+    let i = m.index + m[0].length;
+    const start = i;
+    let quote: string | null = null;
+    for (; i < text.length && depth > 0; i++) {
+      const c = text[i];
+      if (quote) {
+        if (c === '\\') i++;
+        else if (c === quote) quote = null;
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+    }
+    if (depth !== 0) continue;
+    lines ??= new LineIndex(text);
+    uses.push({ args: splitTopLevelCommas(text.slice(start, i - 1)).map((a) => a.trim()), at: m.index, line: lines.position(m.index).line });
+  }
+  return uses;
+}
+
 /** Named children without comments (a comment between arguments is a named child too). */
 function namedChildren(n: SyntaxNode): SyntaxNode[] {
   const out: SyntaxNode[] = [];
@@ -294,6 +327,10 @@ class CScan {
   readonly findings: RawFinding[] = [];
   readonly annotated = new Set<string>();
   readonly structEntryTypes = new Set<string>();
+  /** Function-like macros whose asm template is built from their parameters (expanded where they are used). */
+  readonly templateMacros = new Map<string, { define: string; line: number; localUses: boolean }>();
+  /** Set in a macro-body scan: the template depends on parameters. */
+  usesTemplateParams = false;
   private readonly root: SyntaxNode;
   private readonly symbols = new Map<string, Sym[]>();
   private readonly pendingSymbols: Sym[] = [];
@@ -410,8 +447,9 @@ class CScan {
     });
     const level = def.type === 'preproc_function_def'
       ? (this.cc.isPteSetter(name) ? 'pte' : this.cc.isPdeSetter(name) ? 'pde' : undefined) : undefined;
+    let uses: { args: string[]; line: number }[] | undefined;
     const ctx: MacroContext = {
-      name, params, stringified: new Map(), uses: stringifiedAt.size > 0 ? this.macroUses(name, def) : [],
+      name, params, stringified: new Map(), uses: () => (uses ??= this.macroUses(name, def)),
       ...(level ? { setterLevel: level } : {}),
     };
     // Parse as statements inside a function (most macro bodies are expressions or statements); fall
@@ -454,6 +492,9 @@ class CScan {
       this.add(moved);
     }
     for (const n of sub.annotated) this.annotated.add(n);
+    if (sub.usesTemplateParams && def.type === 'preproc_function_def') {
+      this.templateMacros.set(name, { define: this.t(def), line: new LineIndex(this.text.slice(0, def.startIndex + 1)).lineCount, localUses: ctx.uses().length > 0 });
+    }
     if (sub.macroValue && !this.cc.annotationMacro.test(body)) {
       // Each use of the macro denotes that pointer or lvalue: follow the uses in this file.
       const kind = def.type === 'preproc_function_def' ? 'macro-fn' : 'macro';
@@ -463,25 +504,7 @@ class CScan {
 
   /** Argument lists of the uses of a function-like macro in this file (outside its definition). */
   private macroUses(name: string, def: SyntaxNode): { args: string[]; line: number }[] {
-    const uses: { args: string[]; line: number }[] = [];
-    const re = new RegExp(`\\b${name}\\s*\\(`, 'g');
-    let m: RegExpExecArray | null;
-    let lines: LineIndex | undefined;
-    while ((m = re.exec(this.text)) !== null && uses.length < 16) {
-      if (m.index >= def.startIndex && m.index < def.endIndex) continue;
-      let depth = 1;
-      let i = m.index + m[0].length;
-      const start = i;
-      for (; i < this.text.length && depth > 0; i++) {
-        const c = this.text[i];
-        if (c === '(') depth++;
-        else if (c === ')') depth--;
-      }
-      if (depth !== 0) continue;
-      lines ??= new LineIndex(this.text);
-      uses.push({ args: splitTopLevelCommas(this.text.slice(start, i - 1)).map((a) => a.trim()), line: lines.position(m.index).line });
-    }
-    return uses;
+    return findMacroUses(this.text, name, [def.startIndex, def.endIndex]).slice(0, 16);
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -492,17 +515,21 @@ class CScan {
     this.asmDone.add(asm.startIndex);
     const code = asm.childForFieldName('assembly_code');
     if (!code) return;
-    const extended = ['output_operands', 'input_operands', 'clobbers', 'goto_labels'].some((f) => asm.childForFieldName(f) !== null);
+    // Operands may also come through a variadic macro's __VA_ARGS__ (`PROBE_INSN(insn, ...)`).
+    const extended = ['output_operands', 'input_operands', 'clobbers', 'goto_labels'].some((f) => asm.childForFieldName(f) !== null)
+      || (this.macro !== undefined && this.t(this.statementOf(asm)).includes('__VA_ARGS__'));
     const pieces = code.type === 'concatenated_string'
       ? namedChildren(code)
       : [code];
     for (const p of pieces) if (p.type === 'string_literal') this.stringsDone.add(p.startIndex);
     const mode = this.cc.config.mode;
-    const usesStringify = this.macro !== undefined && pieces.some((p) => this.macro!.stringified.has(p.startIndex));
+    const usesParams = this.macro !== undefined && pieces.some((p) => this.macro!.stringified.has(p.startIndex)
+      || (p.type === 'identifier' && this.macro!.params.includes(this.t(p))));
+    if (usesParams) this.usesTemplateParams = true;
     const expansions: (Map<string, string> | null)[] = [null];
-    if (usesStringify && this.macro!.uses.length > 0) {
+    if (usesParams && this.macro!.uses().length > 0) {
       expansions.length = 0;
-      for (const use of this.macro!.uses) {
+      for (const use of this.macro!.uses()) {
         const args = new Map<string, string>();
         this.macro!.params.forEach((p, i) => args.set(p, use.args[i] ?? ''));
         expansions.push(args);
@@ -524,6 +551,12 @@ class CScan {
     }
   }
 
+  private statementOf(n: SyntaxNode): SyntaxNode {
+    let a = n;
+    while (a.parent && !a.type.endsWith('statement') && a.parent.type !== 'translation_unit') a = a.parent;
+    return a;
+  }
+
   private templateText(pieces: SyntaxNode[], args: Map<string, string> | null): MappedText {
     const parts: MappedText[] = [];
     for (const p of pieces) {
@@ -537,6 +570,12 @@ class CScan {
         } else {
           parts.push(unescapeCString(this.t(p), p.startIndex));
         }
+      } else if (p.type === 'identifier' && this.macro?.params.includes(this.t(p))) {
+        // A parameter spliced into the template: the argument's string literals (`PROBE_INSN("rdtscp", ...)`).
+        const arg = args?.get(this.t(p)) ?? '';
+        const lits = arg.match(/"(?:\\.|[^"\\])*"/g) ?? [];
+        const value = lits.map((l) => unescapeCString(l, 0).text).join('');
+        parts.push({ text: value === '' ? '\n' : value, map: new Array<number>((value === '' ? 1 : value.length) + 1).fill(p.startIndex) });
       } else if (p.type === 'identifier') {
         const def = this.file.stringMacros().get(this.t(p));
         if (def) {
@@ -1548,10 +1587,12 @@ export function scanCSource(file: string, text: string, parser: CParser, cc: Com
   } finally {
     tree.delete?.(); // web-tree-sitter trees live in wasm memory until deleted
   }
-  return finish(file, text, bytes, scan.findings, cc, [], {
+  const result = finish(file, text, bytes, scan.findings, cc, [], {
     annotatedDefinitions: [...scan.annotated].sort(),
     structEntryTypes: [...scan.structEntryTypes].sort(),
   });
+  if (scan.templateMacros.size > 0) result.templateMacros = [...scan.templateMacros].map(([name, m]) => ({ name, ...m }));
+  return result;
 }
 
 /** Scans an assembler source (.S/.s): data directives that encode sensitive instructions. */

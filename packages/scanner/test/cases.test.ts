@@ -120,3 +120,22 @@ test('comments between arguments do not shift them (found on Linux: ixp4xx_eth.c
   const scan = scanSource('t.c', text, parsers.native!, compileConfig(defaultConfig()));
   expect(scan.findings.map((f) => f.fix?.edits[0]!.text)).toEqual(['PV_MMIO_WRITE(r + 4, x | 0x80 /* GO */)']);
 });
+
+test('asm templates built by a macro of another file are expanded at each use (notes only)', async () => {
+  const { expandTemplateMacroUses } = await import('@previrt/scanner');
+  const header = [
+    '#define PROBE(insn, ...) ({ probe(); asm volatile("1:\\t" insn "\\n2:" __VA_ARGS__); })',
+    '#define write_dr(n, v) asm volatile("movl %0, %%db" #n : : "r"(v))',
+    '',
+  ].join('\n');
+  const user = 'void f(void) {\n\tPROBE("rdpmc", : : : "memory");\n\tPROBE("movl %0, %%ss", : : "r"(0));\n\tPROBE("nop");\n\twrite_dr(7, 0);\n}\n';
+  const cc = compileConfig(defaultConfig());
+  const scans = [scanSource('probe.h', header, parsers.native!, cc), scanSource('user.c', user, parsers.native!, cc)];
+  expect(scans[0]!.templateMacros!.map((m) => [m.name, m.line, m.localUses])).toEqual([['PROBE', 1, false], ['write_dr', 2, false]]);
+  expect(scans[1]!.findings).toEqual([]);
+  expandTemplateMacroUses(scans, (i) => [header, user][i]!, parsers.native!, defaultConfig());
+  expect(scans[1]!.findings.map((f) => `${f.line}:${f.column} ${f.rule} ${f.kind}`)).toEqual([
+    '2:2 asm-sensitive rdpmc', '3:2 asm-sensitive mov-to-segment', '5:2 asm-sensitive mov-to-dr',
+  ]);
+  expect(scans[1]!.findings[2]!.message).toContain('(template of macro write_dr, probe.h:2)');
+});
