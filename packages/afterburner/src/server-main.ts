@@ -12,6 +12,8 @@ const idleSeconds = Number(process.argv[3] ?? process.env.PREVIRT_SERVER_IDLE ??
 startServer({ socketPath, idleMs: Math.max(1, idleSeconds) * 1000 }).then((server) => {
   // The pid file lets whoever started a build stop its server by id.
   const pidFile = `${socketPath}.pid`;
+  // SIGTERM (e.g. from a build script that started it) stops it cleanly, with its statistics logged.
+  process.on('SIGTERM', () => server.close(() => process.exit(0)));
   fs.writeFileSync(pidFile, `${process.pid}\n`);
   server.on('close', () => {
     try { fs.unlinkSync(pidFile); } catch { /* gone */ }
