@@ -1,5 +1,7 @@
-// The loader's view of an ELF kernel: entry point and loadable segments. A small ELF32 program-header
-// reader (the linker package's full reader serves the checks; the loader needs only this).
+// The loader's view of an ELF kernel: entry point and loadable segments, read with the linker
+// package's ELF reader (the one ELF reader of previrt).
+import { parseElf, ElfError } from '@previrt/linker';
+
 export interface LoadSegment {
   offset: number;
   vaddr: number;
@@ -19,32 +21,27 @@ export function isElf(bytes: Uint8Array): boolean {
   return bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
 }
 
-/** Reads the program headers of an ELF32 little-endian i386 executable. */
+const PT_LOAD = 1;
+
+/** Entry point and PT_LOAD segments of an ELF32 i386 executable. */
 export function readElf32(bytes: Uint8Array): KernelImage {
   if (!isElf(bytes)) throw new ImageError('not an ELF file (no \\x7fELF magic)');
-  if (bytes[4] !== 1) throw new ImageError(`ELF class ${bytes[4]} is not ELF32: the machine boots 32-bit kernels only`);
-  if (bytes[5] !== 1) throw new ImageError('ELF file is not little-endian');
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 52) throw new ImageError('ELF header truncated');
-  const type = v.getUint16(16, true);
-  const machine = v.getUint16(18, true);
-  if (type !== 2) throw new ImageError(`ELF type ${type} is not an executable (ET_EXEC)`);
-  if (machine !== 3) throw new ImageError(`ELF machine ${machine} is not i386 (3)`);
-  const entry = v.getUint32(24, true);
-  const phoff = v.getUint32(28, true);
-  const phentsize = v.getUint16(42, true);
-  const phnum = v.getUint16(44, true);
-  if (phoff + phnum * phentsize > bytes.length) throw new ImageError('ELF program headers run past the end of the file');
-  const segments: LoadSegment[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
-    if (v.getUint32(o, true) !== 1) continue;
-    const seg = {
-      offset: v.getUint32(o + 4, true), vaddr: v.getUint32(o + 8, true), paddr: v.getUint32(o + 12, true),
-      filesz: v.getUint32(o + 16, true), memsz: v.getUint32(o + 20, true),
-    };
-    if (seg.offset + seg.filesz > bytes.length) throw new ImageError(`ELF segment ${i} runs past the end of the file`);
-    segments.push(seg);
+  let elf;
+  try {
+    elf = parseElf(bytes, 'kernel');
+  } catch (err) {
+    if (err instanceof ElfError) throw new ImageError(err.message.replace(/^kernel: /, ''));
+    throw err;
   }
-  return { entry, segments };
+  const h = elf.header;
+  if (h.bits !== 32) throw new ImageError(`ELF class ${h.bits}-bit is not ELF32: the machine boots 32-bit kernels only`);
+  if (h.type !== 2) throw new ImageError(`ELF type ${h.type} is not an executable (ET_EXEC)`);
+  if (h.machine !== 3) throw new ImageError(`ELF machine ${h.machine} is not i386 (3)`);
+  const segments = elf.segments.filter((s) => s.type === PT_LOAD).map((s) => ({
+    offset: s.offset, vaddr: s.vaddr, paddr: s.paddr, filesz: s.filesz, memsz: s.memsz,
+  }));
+  for (const s of segments) {
+    if (s.offset + s.filesz > bytes.length) throw new ImageError(`an ELF segment runs past the end of the file (offset 0x${s.offset.toString(16)})`);
+  }
+  return { entry: h.entry, segments };
 }
