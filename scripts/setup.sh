@@ -18,6 +18,8 @@ command -v qemu-system-i386 >/dev/null || need+=(qemu-system-x86)
 # gcc -m32 with C library headers (the differential corpus includes <stdio.h> and friends).
 [ -e /usr/include/i386-linux-gnu/gnu/stubs-32.h ] || [ -e /usr/include/gnu/stubs-32.h ] || need+=(gcc-multilib)
 command -v cpio >/dev/null || need+=(cpio)
+# GNU patch: the reference that applies the unified diffs of `previrt lint --fix --dry-run` in the tests.
+command -v patch >/dev/null || need+=(patch)
 
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
