@@ -4,7 +4,8 @@
 //  2. per-call cost of the drop-in assembler: plain `as`, the native shim (warm server) and
 //     `node previrt as` (a Node start-up per call), on the same small file;
 //  3. per-compile cost of `previrt cc gcc` (native launcher) against plain gcc.
-// Usage: node bench/rewrite.mjs [--calls N] [--rounds N]   (needs `npm run build` first)
+// Usage: node bench/rewrite.mjs [--calls N] [--rounds N] [--asm-dir DIR]   (needs `npm run build`)
+//   --asm-dir adds every .s file of DIR (i386 assembly, e.g. gcc -S output of a Linux build) to the corpus.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -47,6 +48,11 @@ for (const f of fs.readdirSync(path.join(repo, 'fixtures/asm')).filter((f) => f.
   fs.writeFileSync(file, text, 'latin1');
   inputs.push({ file, bits });
 }
+const asmDirIndex = process.argv.indexOf('--asm-dir');
+if (asmDirIndex > 0) {
+  const dir = process.argv[asmDirIndex + 1];
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith('.s'))) inputs.push({ file: path.join(dir, f), bits: 32 });
+}
 const texts = inputs.map((i) => ({ ...i, text: fs.readFileSync(i.file, 'latin1') }));
 const bytes = texts.reduce((n, t) => n + t.text.length, 0);
 const mb = bytes / 1e6;
@@ -68,6 +74,20 @@ console.log(`corpus: ${texts.length} files, ${(mb).toFixed(2)} MB of assembly, $
 console.log(`rewrite (in process):        ${(mb / (rewriteMs / 1000)).toFixed(1).padStart(7)} MB/s  (${rewriteMs.toFixed(0)} ms, best of ${rounds})`);
 console.log(`GNU as (assembling):         ${(mb / (asMs / 1000)).toFixed(1).padStart(7)} MB/s  (${asMs.toFixed(0)} ms, best of ${rounds})`);
 console.log(`rewrite is ${(asMs / rewriteMs).toFixed(1)}x faster than GNU as on the same input`);
+// GNU as's time above includes a process start per file; the largest file shows the per-byte rates.
+const largest = texts.reduce((a, b) => (b.text.length > a.text.length ? b : a));
+let bigRewrite = Infinity;
+let bigAs = Infinity;
+for (let r = 0; r < rounds; r++) {
+  let t0 = now();
+  rewrite(largest.text, { elfClass: largest.bits });
+  bigRewrite = Math.min(bigRewrite, now() - t0);
+  t0 = now();
+  execFileSync('as', [`--${largest.bits}`, '-o', path.join(work, 'out.o'), largest.file]);
+  bigAs = Math.min(bigAs, now() - t0);
+}
+const bigMb = largest.text.length / 1e6;
+console.log(`largest file (${(bigMb * 1000).toFixed(0)} KB): rewrite ${(bigMb / (bigRewrite / 1000)).toFixed(1)} MB/s, GNU as ${(bigMb / (bigAs / 1000)).toFixed(1)} MB/s: ${(bigAs / bigRewrite).toFixed(1)}x`);
 
 // 2. Per-call cost on one small file with sites.
 const small = path.join(work, 'small.s');

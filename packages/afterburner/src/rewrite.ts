@@ -83,7 +83,6 @@ function offMarkerValue(operands: string): boolean | null {
   return m[1] !== '0';
 }
 
-const INTERESTING = /["'#;/]/;
 /** Directives the rewriter acts on (everything else passes through untouched). */
 const DIRECTIVES = new Set(['.macro', '.rept', '.irp', '.irpc', '.endm', '.endr', '.code16', '.code16gcc', '.code32',
   '.code64', '.intel_syntax', '.att_syntax', '.end', '.include', '.set', '.equ']);
@@ -110,22 +109,26 @@ function isWordChar(c: number): boolean {
  * For a line with one statement and no comment or string: false when its first word (after any
  * labels) is neither a directive the rewriter acts on nor a possibly sensitive mnemonic or prefix.
  */
-function mayMatter(line: string, macros: ReadonlyMap<string, MacroInfo>): boolean {
-  const n = line.length;
-  let p = 0;
+function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<string, MacroInfo>): boolean {
+  // A comment, string, character constant or second statement: the full parser decides.
+  for (let k = from; k < to; k++) {
+    const c = text.charCodeAt(k);
+    if (c === 34 || c === 39 || c === 35 || c === 59 || c === 47) return true;
+  }
+  let p = from;
   for (;;) {
-    while (p < n && (line.charCodeAt(p) === 32 || line.charCodeAt(p) === 9)) p++;
+    while (p < to && (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9)) p++;
     const start = p;
-    while (p < n && isWordChar(line.charCodeAt(p))) p++;
-    if (p === start) return p < n; // not a word: let the full parser decide
+    while (p < to && isWordChar(text.charCodeAt(p))) p++;
+    if (p === start) return p < to && text.charCodeAt(p) !== 13; // not a word: let the full parser decide
     let q = p;
-    while (q < n && (line.charCodeAt(q) === 32 || line.charCodeAt(q) === 9)) q++;
-    if (q < n && line.charCodeAt(q) === 58 /* : */ && line.charCodeAt(q + 1) !== 58 && line.charCodeAt(q + 1) !== 61) {
+    while (q < to && (text.charCodeAt(q) === 32 || text.charCodeAt(q) === 9)) q++;
+    if (q < to && text.charCodeAt(q) === 58 /* : */ && text.charCodeAt(q + 1) !== 58 && text.charCodeAt(q + 1) !== 61) {
       p = q + 1; // a label
       continue;
     }
-    const word = line.slice(start, p);
-    if (line.charCodeAt(start) === 46 /* . */) return DIRECTIVES.has(word.toLowerCase());
+    const word = text.slice(start, p);
+    if (text.charCodeAt(start) === 46 /* . */) return DIRECTIVES.has(word.toLowerCase());
     if (macros.has(word)) return true;
     let hit = mnemonicCache.get(word);
     if (hit === undefined) {
@@ -318,11 +321,19 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   let ended = false;
   let inBlockComment = false;
 
-  const lines = source.split('\n');
-  for (let ln = 0; ln < lines.length && !ended; ln++) {
-    const line = lines[ln]!;
+  // Lines are walked by offset; only the ones that may matter become strings.
+  const lineStart: number[] = [];
+  let lineCount = 0;
+  for (let pos = 0, ln = 0; pos <= source.length && !ended; ln++) {
+    let end = source.indexOf('\n', pos);
+    if (end < 0) end = source.length;
+    const from = pos;
+    pos = end + 1;
+    lineCount = ln + 1;
     // Fast path: most lines are one plain statement whose first word says it cannot matter.
-    if (!inBlockComment && !INTERESTING.test(line) && !mayMatter(line, macros)) continue;
+    if (!inBlockComment && !mayMatter(source, from, end, macros)) continue;
+    const line = source.slice(from, end);
+    lineStart[ln] = from;
     const lexed = lexLine(line, inBlockComment);
     inBlockComment = lexed.inBlockComment;
     for (const comment of lexed.comments) {
@@ -449,23 +460,33 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
     list.sort((a, b) => a[0] - b[0]);
     lineEdits.set(ps.line, list);
   }
-  let changed = false;
-  for (const [ln, edits] of lineEdits) {
-    let out = lines[ln]!;
-    for (let k = edits.length - 1; k >= 0; k--) {
-      const [at, text] = edits[k]!;
-      // `text\0n` replaces n characters (an include's file name); plain text is inserted.
-      const nul = text.indexOf('\u0000');
-      const cut = nul < 0 ? 0 : Number(text.slice(nul + 1));
-      out = out.slice(0, at) + (nul < 0 ? text : text.slice(0, nul)) + out.slice(at + cut);
+  let text = source;
+  if (lineEdits.size > 0) {
+    const chunks: string[] = [];
+    let copied = 0;
+    for (const ln of [...lineEdits.keys()].sort((a, b) => a - b)) {
+      const edits = lineEdits.get(ln)!;
+      const from = lineStart[ln]!;
+      let end = source.indexOf('\n', from);
+      if (end < 0) end = source.length;
+      let out = source.slice(from, end);
+      for (let k = edits.length - 1; k >= 0; k--) {
+        const [at, insert] = edits[k]!;
+        // `text\0n` replaces n characters (an include's file name); plain text is inserted.
+        const nul = insert.indexOf('\u0000');
+        const cut = nul < 0 ? 0 : Number(insert.slice(nul + 1));
+        out = out.slice(0, at) + (nul < 0 ? insert : insert.slice(0, nul)) + out.slice(at + cut);
+      }
+      chunks.push(source.slice(copied, from), out);
+      copied = end;
     }
-    lines[ln] = out;
-    changed = true;
+    chunks.push(source.slice(copied));
+    text = chunks.join('');
   }
   if (inBlockComment) {
-    diagnostics.push({ file, line: lines.length, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
+    diagnostics.push({ file, line: lineCount, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
   }
-  return { text: changed ? lines.join('\n') : source, sites, skipped, diagnostics };
+  return { text, sites, skipped, diagnostics };
 }
 
 interface ParsedStatement {
