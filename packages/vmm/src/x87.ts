@@ -163,7 +163,8 @@ export function compileX87(c: Cpu, insn: RawInstruction, addr: (() => number) | 
       case (0xd9 << 3) | 6: return () => env(c, a(), true, o16);
       case (0xd9 << 3) | 7: return () => c.wr16(a(), f.cw);
       case (0xdb << 3) | 0: return () => f.push(c.rd32(a()));
-      case (0xdb << 3) | 1: return () => { writeInt(c, a(), Math.trunc(f.st(0)) , 4); f.pop(); }; // fisttp
+      // fisttp (DB/1, DD/1, DF/1) is SSE3, which this CPU does not have.
+      case (0xdb << 3) | 1: case (0xdd << 3) | 1: case (0xdf << 3) | 1: return () => c.ud();
       case (0xdb << 3) | 2: return () => writeInt(c, a(), f.st(0), 4);
       case (0xdb << 3) | 3: return () => { writeInt(c, a(), f.st(0), 4); f.pop(); };
       case (0xdb << 3) | 5: return () => f.push(readF80(c, a()));
