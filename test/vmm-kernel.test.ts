@@ -23,21 +23,21 @@ interface Run { stdout: string; status: number }
 
 const rtcBase = new Date(DEFAULT_RTC_BASE * 1000).toISOString().slice(0, 19);
 
-function onQemu(cmdline: string): Run {
+function onQemu(cmdline: string, memoryMB = 128): Run {
   const image = join(build, `disk-${Math.random().toString(36).slice(2)}.img`);
   copyFileSync(join(build, 'disk.img'), image);
   const r = spawnSync('qemu-system-i386', ['-kernel', kernelPath, '-append', cmdline, '-serial', 'stdio', '-display', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-rtc', `base=${rtcBase}`,
+    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-rtc', `base=${rtcBase}`, '-m', String(memoryMB),
     '-drive', `file=${image},format=raw,if=ide`], { encoding: 'latin1', timeout: 120_000 });
   rmSync(image, { force: true });
   if (r.error) throw r.error;
   return { stdout: r.stdout, status: r.status ?? -1 };
 }
 
-function onMachine(cmdline: string): Run & { instructions: number } {
+function onMachine(cmdline: string, memoryMB = 128): Run & { instructions: number } {
   const out: number[] = [];
   const disk = new OverlayDisk(new MemoryDisk(readFileSync(join(build, 'disk.img'))), false);
-  const m = new Machine({ kernel: readFileSync(kernelPath), kernelName: kernelPath, append: cmdline, disks: [disk], serialOut: (b) => out.push(b) });
+  const m = new Machine({ kernel: readFileSync(kernelPath), kernelName: kernelPath, append: cmdline, disks: [disk], memoryMB, serialOut: (b) => out.push(b) });
   const r = m.run(2_000_000_000);
   if (r.reason === 'failure' || r.reason === 'limit') throw new Error(`${r.message}${m.report()}`);
   return { stdout: Buffer.from(out).toString('latin1'), status: r.exitCode, instructions: m.cpu.icount };
@@ -50,6 +50,12 @@ test.each(['test=all', 'test=all apic=off', ''])('kernel command line "%s": the 
   expect(o.stdout).toBe(q.stdout);
   expect(o.status).toBe(q.status);
   if (cmdline.startsWith('test=all')) expect(o.stdout).toMatch(/selftest: \d+ passed, 0 failed\n$/);
+});
+
+test.each([16, 1024])('with %i MB of memory the demo (memory size, MP tables, disk, processes) is QEMU\'s', (mb) => {
+  const q = onQemu('', mb);
+  expect(q.stdout).toContain(`${mb * 1024 - 1024 - 128} KB of memory above 1 MB`);
+  expect(onMachine('', mb).stdout).toBe(q.stdout);
 });
 
 test('every bench= workload reports the same operation counts as on QEMU', () => {
