@@ -74,13 +74,16 @@ test('--max-instructions stops a guest that runs on, after exactly that many ins
   expect(j).toMatchObject({ exitCode: 3, reason: 'limit', instructions: 100000, serial: '' });
   expect(typeof j.wallSeconds).toBe('number');
   expect(typeof j.mips).toBe('number');
-  expect(j.counters).toEqual({});
+  expect(j.counters).toEqual({ sensitive: {}, exceptions: 0, interrupts: 0, softwareInterrupts: 0 });
 });
 
-test('--json carries the serial output and the exit code', () => {
+test('--json carries the serial output, the exit code and counters of sensitive instructions', () => {
   const r = run([guest, '--append', 'e', '--json']);
   const j = JSON.parse(r.stdout);
   expect(j.serial).toBe('hello\n');
+  // guest.S prints "hello\n" polling the UART (one in per character at least), one out each, and the exit.
+  expect(j.counters.sensitive.out).toBe(7);
+  expect(j.counters.sensitive.in).toBeGreaterThanOrEqual(6);
   expect(j.exitCode).toBe(11);
   expect(j.instructions).toBeGreaterThan(10);
   expect(r.status).toBe(11);

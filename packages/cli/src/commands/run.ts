@@ -5,6 +5,7 @@
 import { readFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { Machine, MemoryDisk, OverlayDisk, ImageError, type DiskImage, type RunResult } from '@previrt/vmm';
+import { kindName } from '@previrt/isa';
 import { CliError, EXIT_GUEST_FAILURE, EXIT_USAGE } from '../errors.js';
 
 interface RunArgs {
@@ -72,7 +73,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('memory', { type: 'number', default: 128, describe: 'RAM in MB (2..2000)' })
     .option('input', { type: 'string', describe: 'file fed to the serial line (default: standard input)' })
     .option('max-instructions', { type: 'number', describe: 'stop with exit code 3 after this many guest instructions' })
-    .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output included in it)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output and counters included)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'no progress line' })
     .example('$0 run build/kernel.elf --append "test=all"', 'runs the test kernel; the exit code is the guest\'s')
     .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input'),
@@ -127,6 +128,16 @@ export const runCommand: CommandModule<object, RunArgs> = {
     } catch (err) {
       if (err instanceof ImageError) throw new CliError(`${args.kernel}: ${err.message}`, EXIT_USAGE);
       throw err;
+    }
+
+    // With --json, the native back end counts sensitive instructions by class and deliveries by kind.
+    const sensitive = new Map<number, number>();
+    const deliveries = { exception: 0, interrupt: 0, software: 0 };
+    if (args.json) {
+      machine.cpu.hooks = {
+        sensitive: (id) => { sensitive.set(id, (sensitive.get(id) ?? 0) + 1); },
+        deliver: (_vector, kind) => { deliveries[kind]++; },
+      };
     }
 
     // Serial input.
@@ -193,7 +204,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
         mips: wallSeconds > 0 ? instructions / wallSeconds / 1e6 : 0,
         serial: Buffer.from(serial).toString('latin1'),
         hypervisor: args.hypervisor,
-        counters: {},
+        counters: {
+          sensitive: Object.fromEntries([...sensitive].sort((a, b) => a[0] - b[0]).map(([id, n]) => [kindName(id), n])),
+          exceptions: deliveries.exception,
+          interrupts: deliveries.interrupt,
+          softwareInterrupts: deliveries.software,
+        },
       };
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     }
