@@ -132,8 +132,9 @@ export function expandTemplateMacroUses(scans: FileScan[], read: (i: number) => 
     const lines = new LineIndex(text);
     const regions = afterburnerOffRegions(text);
     const added: Finding[] = [];
+    const ownDefinitions = new Set((scan.templateMacros ?? []).map((m) => m.name));
     for (const def of names.values()) {
-      if (def.file === scan.file && def.localUses) continue; // expanded in its own file already
+      if (ownDefinitions.has(def.name)) continue; // a file's own definition is expanded with its own uses
       if (!text.includes(def.name)) continue;
       for (const use of findMacroUses(text, def.name)) {
         const lineText = text.slice(lines.lineStart(use.line), lines.lineEnd(use.line));
