@@ -1666,12 +1666,17 @@ function callGate(c: Cpu, sel: number, lo: number, hi: number, call: boolean, os
   c.eip = off;
 }
 
+/** A word of the stack at SS:(sp + off), n bytes. */
+function stackRead(c: Cpu, sp: number, off: number, n: number): number {
+  const a = c.stackAddr((sp + off) | 0, n, false);
+  return n === 4 ? c.rd32(a) : c.rd16(a);
+}
+
 function farReturn(c: Cpu, osz: number, extra: number): void {
   const n = osz === 2 ? 4 : 2;
   const sp = c.sp;
-  const ra = (off: number): number => { const a = c.stackAddr((sp + off) | 0, n, false); return n === 4 ? c.rd32(a) : c.rd16(a); };
-  const eip = ra(0);
-  const sel = ra(n) & 0xffff;
+  const eip = stackRead(c, sp, 0, n);
+  const sel = stackRead(c, sp, n, n) & 0xffff;
   if ((sel & 0xfffc) === 0) c.gp(0);
   const [lo, hi] = c.readDescriptor(sel);
   const rpl = sel & 3;
@@ -1686,8 +1691,8 @@ function farReturn(c: Cpu, osz: number, extra: number): void {
     c.eip = eip;
     return;
   }
-  const newEsp = ra(2 * n + extra);
-  const newSs = ra(3 * n + extra) & 0xffff;
+  const newEsp = stackRead(c, sp, 2 * n + extra, n);
+  const newSs = stackRead(c, sp, 3 * n + extra, n) & 0xffff;
   const [slo, shi] = checkOuterStack(c, newSs, rpl);
   c.loadCs(sel, lo, hi, rpl);
   loadOuterStack(c, newSs, slo, shi, newEsp + extra, osz);
@@ -1715,10 +1720,9 @@ function iret(c: Cpu, osz: number): void {
   if (c.flags & NT) throw new MachineStop('iret with NT set (task return is not implemented)', 'unsupported');
   const n = osz === 2 ? 4 : 2;
   const sp = c.sp;
-  const ra = (off: number): number => { const a = c.stackAddr((sp + off) | 0, n, false); return n === 4 ? c.rd32(a) : c.rd16(a); };
-  const eip = ra(0);
-  const sel = ra(n) & 0xffff;
-  const flags = ra(2 * n);
+  const eip = stackRead(c, sp, 0, n);
+  const sel = stackRead(c, sp, n, n) & 0xffff;
+  const flags = stackRead(c, sp, 2 * n, n);
   if (osz === 2 && (flags & VM) && c.cpl === 0) throw new MachineStop('iret to virtual-8086 mode (not implemented)', 'unsupported');
   if ((sel & 0xfffc) === 0) c.gp(0);
   const [lo, hi] = c.readDescriptor(sel);
@@ -1737,8 +1741,8 @@ function iret(c: Cpu, osz: number): void {
     c.eip = eip;
     return;
   }
-  const newEsp = ra(3 * n);
-  const newSs = ra(4 * n) & 0xffff;
+  const newEsp = stackRead(c, sp, 3 * n, n);
+  const newSs = stackRead(c, sp, 4 * n, n) & 0xffff;
   const [slo, shi] = checkOuterStack(c, newSs, rpl);
   // Flags are written with the privilege of the level being left.
   c.popFlags(flags, osz === 2 ? 32 : 16, true);

@@ -43,6 +43,9 @@ const JCACHE_MASK = 0xfff;
 const HOT_BLOCK = 8;
 const HISTORY = 16;
 
+/** Exceptions whose pairing gives #DF (SDM table 6-5). */
+function contributory(v: number): boolean { return v === 0 || (v >= 10 && v <= 13); }
+
 export class Cpu {
   readonly regs = new Int32Array(8);
   eip = 0;
@@ -467,7 +470,10 @@ export class Cpu {
     this.updateFlat(seg);
   }
 
-  /** Reads the 8-byte descriptor of a selector; returns [low, high] or raises #GP(sel). */
+  /** Reused result of readDescriptor (callers destructure it at once: no allocation per load). */
+  private readonly descBuf: [number, number, number] = [0, 0, 0];
+
+  /** Reads the 8-byte descriptor of a selector; returns [low, high, address] or raises #GP(sel). */
   readDescriptor(sel: number, vector = GP): [number, number, number] {
     const index = sel & ~7;
     let base: number, limit: number;
@@ -475,7 +481,9 @@ export class Cpu {
     else { base = this.gdtBase; limit = this.gdtLimit; }
     if (index + 7 > limit) this.fault(vector, sel & 0xfffc);
     const addr = (base + index) | 0;
-    return [this.sysRead32(addr), this.sysRead32((addr + 4) | 0), addr];
+    const d = this.descBuf;
+    d[0] = this.sysRead32(addr); d[1] = this.sysRead32((addr + 4) | 0); d[2] = addr;
+    return d;
   }
   static descBase(lo: number, hi: number): number {
     return ((lo >>> 16) | ((hi & 0xff) << 16) | (hi & 0xff000000)) | 0;
@@ -680,7 +688,6 @@ export class Cpu {
   /** Raises an exception found while delivering another: #DF, or a triple fault. */
   private deliverException(vector: number, hasCode: boolean, code: number, eip: number, software = false, returnEip = eip): void {
     this.hooks.deliver?.(vector, software ? 'software' : 'exception');
-    const contributory = (v: number): boolean => v === 0 || (v >= 10 && v <= 13);
     let current = vector, curHas = hasCode, curCode = code, first = -1;
     let soft = software;
     for (let attempt = 0; attempt < 3; attempt++) {
