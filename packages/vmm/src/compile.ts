@@ -1594,7 +1594,11 @@ function farTransfer(c: Cpu, sel: number, off: number, call: boolean, osz: numbe
       return;
     }
     if (type !== 0x05 && type !== 0x01 && type !== 0x09) c.gp(sel & 0xfffc);
-    throw new MachineStop(`far ${call ? 'call' : 'jump'} through system descriptor type ${type} (task switching is not implemented)`, 'unsupported');
+    // A TSS or a task gate: a task switch (the gate names the TSS).
+    if (dpl < c.cpl || dpl < rpl) c.gp(sel & 0xfffc);
+    if (!(hi & 0x8000)) c.fault(NP, sel & 0xfffc);
+    c.taskSwitch(type === 0x05 ? lo >>> 16 : sel, call ? 'call' : 'jmp', next);
+    return;
   }
   if (type & 4) { if (dpl > c.cpl) c.gp(sel & 0xfffc); }
   else if (rpl > c.cpl || dpl !== c.cpl) c.gp(sel & 0xfffc);
@@ -1717,7 +1721,11 @@ function loadOuterStack(c: Cpu, ss: number, slo: number, shi: number, esp: numbe
 }
 
 function iret(c: Cpu, osz: number): void {
-  if (c.flags & NT) throw new MachineStop('iret with NT set (task return is not implemented)', 'unsupported');
+  if (c.flags & NT) {
+    // Return to the task that called this one (its selector is the back link of the current TSS).
+    c.taskSwitch(c.sysRead16(c.trBase), 'iret', c.eip);
+    return;
+  }
   const n = osz === 2 ? 4 : 2;
   const sp = c.sp;
   const eip = stackRead(c, sp, 0, n);

@@ -596,7 +596,14 @@ export class Cpu {
     const hi = this.sysRead32((this.idtBase + vector * 8 + 4) | 0);
     const type = (hi >> 8) & 0x1f;
     const dpl = (hi >> 13) & 3;
-    if (type === 0x05) throw new MachineStop(`task gate for vector ${vector} (hardware task switching is not implemented)`, 'unsupported');
+    if (type === 0x05) {
+      if (software && dpl < this.cpl) this.gp(idtCode);
+      if (!(hi & 0x8000)) this.fault(NP, idtCode);
+      this.taskSwitch(lo >>> 16, 'int', returnEip, hasCode, code);
+      this.deliveries++;
+      this.halted = false;
+      return;
+    }
     if (type !== 0x0e && type !== 0x0f && type !== 0x06 && type !== 0x07) this.gp(idtCode);
     if (software && dpl < this.cpl) this.gp(idtCode);
     if (!(hi & 0x8000)) this.fault(NP, idtCode);
@@ -668,6 +675,82 @@ export class Cpu {
     if (!(type & 1)) clear |= IF;
     this.flags &= ~clear;
     this.halted = false;
+  }
+
+  /**
+   * Hardware task switch (SDM 7.3) to the 32-bit TSS `sel`: the current state goes to the current
+   * TSS, the new one is loaded (CR3, EFLAGS, EIP, registers, LDTR, segments), busy bits and the
+   * back link / NT follow the kind of transfer, CR0.TS is set. `returnEip` is the EIP saved for the
+   * old task. Faults while loading the new task's segments happen in the new task (#TS, #NP, #GP).
+   */
+  taskSwitch(sel: number, kind: 'jmp' | 'call' | 'int' | 'iret', returnEip: number, hasCode = false, code = 0): void {
+    sel &= 0xffff;
+    if (sel & 4) this.fault(TS, sel & 0xfffc);
+    const [lo, hi, descAddr] = this.readDescriptor(sel, TS);
+    const type = (hi >> 8) & 0x1f;
+    const busyWanted = kind === 'iret';
+    if ((type & 0x15) !== 0x01 || ((type & 2) !== 0) !== busyWanted) this.fault(kind === 'iret' ? TS : GP, sel & 0xfffc);
+    if (!(type & 8)) throw new MachineStop('task switch to a 16-bit TSS (not implemented)', 'unsupported');
+    if (!(hi & 0x8000)) this.fault(NP, sel & 0xfffc);
+    const newBase = Cpu.descBase(lo, hi);
+    const newLimit = Cpu.descLimit(lo, hi);
+    if (newLimit < 0x67) this.fault(TS, sel & 0xfffc);
+    // Save the outgoing task.
+    const old = this.trBase;
+    const oldSel = this.trSel;
+    let flags = this.getFlags();
+    if (kind === 'iret') flags &= ~NT;
+    const w32 = (o: number, v: number): void => this.sysWrite32((old + o) | 0, v);
+    w32(0x20, returnEip);
+    w32(0x24, flags);
+    for (let i = 0; i < 8; i++) w32(0x28 + 4 * i, this.regs[i]);
+    for (let sreg = 0; sreg < 6; sreg++) this.physWrite16(this.translate((old + 0x48 + 4 * sreg) | 0, true, false), this.segSel[sreg]);
+    if (kind === 'jmp' || kind === 'iret') {
+      const [, ohi, oaddr] = this.readDescriptor(oldSel);
+      this.sysWrite32((oaddr + 4) | 0, ohi & ~0x200);
+    }
+    // Read the incoming task.
+    const r32 = (o: number): number => this.sysRead32((newBase + o) | 0);
+    const r16 = (o: number): number => this.sysRead16((newBase + o) | 0);
+    const cr3 = r32(0x1c), eip = r32(0x20);
+    let nflags = r32(0x24);
+    const regs = Array.from({ length: 8 }, (_, i) => r32(0x28 + 4 * i));
+    const sels = Array.from({ length: 6 }, (_, i) => r16(0x48 + 4 * i));
+    const ldt = r16(0x60);
+    if (kind === 'call' || kind === 'int') {
+      this.physWrite16(this.translate(newBase, true, false), oldSel);
+      nflags |= NT;
+    }
+    if (kind !== 'iret') this.sysWrite32((descAddr + 4) | 0, hi | 0x200);
+    this.trSel = sel; this.trBase = newBase; this.trLimit = newLimit; this.trType = 0xb;
+    this.cr0 |= 8;
+    if (this.cr0 & 0x80000000) { this.cr3 = cr3; this.flushTlb(true); }
+    this.setFlags(nflags, 0x3f7fd7 | ARITH_FLAGS);
+    this.eip = eip;
+    for (let i = 0; i < 8; i++) this.regs[i] = regs[i];
+    // LDTR, then the segment registers with the new CS's privilege (null caches first, so that a
+    // fault leaves no stale descriptor of the old task).
+    for (let sreg = 0; sreg < 6; sreg++) { this.segSel[sreg] = sels[sreg]; }
+    this.ldtSel = ldt;
+    if ((ldt & 0xfffc) === 0) { this.ldtBase = 0; this.ldtLimit = 0; }
+    else {
+      if (ldt & 4) this.fault(TS, ldt & 0xfffc);
+      const [llo, lhi] = this.readDescriptor(ldt, TS);
+      if (((lhi >> 8) & 0x1f) !== 2) this.fault(TS, ldt & 0xfffc);
+      if (!(lhi & 0x8000)) this.fault(NP, ldt & 0xfffc);
+      this.ldtBase = Cpu.descBase(llo, lhi); this.ldtLimit = Cpu.descLimit(llo, lhi);
+    }
+    const cs = sels[SEG_CS];
+    if ((cs & 0xfffc) === 0) this.fault(TS, 0);
+    const [clo, chi] = this.readDescriptor(cs, TS);
+    if (((chi >> 8) & 0x18) !== 0x18) this.fault(TS, cs & 0xfffc);
+    if (!(chi & 0x8000)) this.fault(NP, cs & 0xfffc);
+    this.loadCs(cs, clo, chi, cs & 3);
+    this.loadSegment(SEG_SS, sels[SEG_SS]);
+    for (const sreg of [SEG_DS, SEG_ES, SEG_FS, SEG_GS]) this.loadSegment(sreg, sels[sreg]);
+    if (hasCode) {
+      if (this.stack32) this.push32(code); else this.push16(code);
+    }
   }
 
   tssStack(cpl: number, ext: number): [number, number] {
