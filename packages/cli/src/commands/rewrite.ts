@@ -59,7 +59,7 @@ export const rewriteCommand: CommandModule<object, RewriteArgs> = {
     if (args.output === '-') process.stdout.write(Buffer.from(result.text, 'latin1'));
     else writeAtomic(args.output, result.text);
     if (args.json) {
-      process.stdout.write(JSON.stringify({ file: fileName, sites: result.sites }, null, 2) + '\n');
+      process.stdout.write(JSON.stringify({ file: fileName, sites: result.sites, skipped: result.skipped }, null, 2) + '\n');
     } else if (!args.quiet) {
       process.stderr.write(`${fileName}: ${summary(result.sites)}\n`);
     }
