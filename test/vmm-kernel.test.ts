@@ -23,11 +23,17 @@ interface Run { stdout: string; status: number }
 
 const rtcBase = new Date(DEFAULT_RTC_BASE * 1000).toISOString().slice(0, 19);
 
+/**
+ * The demo prints the RTC's time: QEMU's RTC then follows its instruction-counting virtual clock
+ * (`-icount shift=0`: 1 ns per instruction, this machine's rate) instead of the host's, which would
+ * have moved on by a second on a busy machine.
+ */
 function onQemu(cmdline: string, memoryMB = 128): Run {
   const image = join(build, `disk-${Math.random().toString(36).slice(2)}.img`);
   copyFileSync(join(build, 'disk.img'), image);
+  const clock = cmdline === '' ? ['-icount', 'shift=0,sleep=off', '-rtc', `base=${rtcBase},clock=vm`] : ['-rtc', `base=${rtcBase}`];
   const r = spawnSync('qemu-system-i386', ['-kernel', kernelPath, '-append', cmdline, '-serial', 'stdio', '-display', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-rtc', `base=${rtcBase}`, '-m', String(memoryMB),
+    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', ...clock, '-m', String(memoryMB),
     '-drive', `file=${image},format=raw,if=ide`], { encoding: 'latin1', timeout: 120_000 });
   rmSync(image, { force: true });
   if (r.error) throw r.error;
