@@ -1077,7 +1077,7 @@ function shift(c: Cpu, kind: number, ot: number, v: number, count: number): numb
   if (count === 0) return v;
   switch (kind) {
     case 0: case 1: { // rol, ror
-      let n = count & (bits - 1);
+      const n = count & (bits - 1);
       let r = v & mask;
       if (n) r = kind === 0 ? ((r << n) | (r >>> (bits - n))) & mask : ((r >>> n) | (r << (bits - n))) & mask;
       const f = c.getFlags() & ~(CF | OF);
@@ -1085,7 +1085,6 @@ function shift(c: Cpu, kind: number, ot: number, v: number, count: number): numb
       if (kind === 0) { cf = r & 1; of = cf ^ ((r >>> (bits - 1)) & 1); }
       else { cf = (r >>> (bits - 1)) & 1; of = cf ^ ((r >>> (bits - 2)) & 1); }
       c.setArith(f | cf | (of ? OF : 0));
-      void n;
       return r;
     }
     case 2: case 3: { // rcl, rcr
@@ -1335,7 +1334,6 @@ function enter(c: Cpu, osz: number, size: number, level: number): void {
 function stringOp(c: Cpu, op: number, ot: number, a16: boolean, rep: 'rep' | 'repne' | null, seg: number): Op {
   const R = c.regs;
   const n = [1, 2, 4][ot];
-  const mask = a16 ? 0xffff : -1;
   const getIdx = (i: number): number => a16 ? R[i] & 0xffff : R[i];
   const setIdx = (i: number, v: number): void => { if (a16) R[i] = (R[i] & ~0xffff) | (v & 0xffff); else R[i] = v; };
   const src = (): number => { const o = getIdx(6); return c.segFlatR[seg] ? o : c.linear(seg, o, n, false); };
@@ -1357,7 +1355,6 @@ function stringOp(c: Cpu, op: number, ot: number, a16: boolean, rep: 'rep' | 're
     case 0xac: once = () => { const v = rd(src()); if (n === 4) R[0] = v; else if (n === 2) R[0] = (R[0] & ~0xffff) | v; else R[0] = (R[0] & ~0xff) | v; setIdx(6, getIdx(6) + step()); }; break;
     default: compares = true; once = () => { const b = rd(dstR()); cmp(R[0], b); setIdx(7, getIdx(7) + step()); }; break;
   }
-  void mask;
   if (rep === null) return once;
   const wantZero = rep === 'rep';
   if ((op === 0xa4 || op === 0xaa) && !a16) {
@@ -1630,7 +1627,6 @@ function callGate(c: Cpu, sel: number, lo: number, hi: number, call: boolean, os
   if (!(chi & 0x8000)) c.fault(NP, target & 0xfffc);
   const conforming = ((chi >> 8) & 4) !== 0;
   if (!call && !conforming && cdpl !== c.cpl) c.gp(target & 0xfffc);
-  void osz;
   if (call && !conforming && cdpl < c.cpl) {
     // Inner-level call: new stack from the TSS, caller's SS:ESP and the gate's parameters copied.
     const [ss, esp] = c.tssStack(cdpl, 0);
@@ -1741,7 +1737,6 @@ function iret(c: Cpu, osz: number): void {
   if (type & 4 ? dpl > rpl : dpl !== rpl) c.gp(sel & 0xfffc);
   if (!(hi & 0x8000)) c.fault(NP, sel & 0xfffc);
   if ((eip >>> 0) > Cpu.descLimit(lo, hi)) c.gp(0);
-  const oldCpl = c.cpl;
   if (rpl === c.cpl) {
     c.loadCs(sel, lo, hi, rpl);
     c.setSp((sp + 3 * n) | 0);
@@ -1754,7 +1749,6 @@ function iret(c: Cpu, osz: number): void {
   const [slo, shi] = checkOuterStack(c, newSs, rpl);
   // Flags are written with the privilege of the level being left.
   c.popFlags(flags, osz === 2 ? 32 : 16, true);
-  void oldCpl;
   c.loadCs(sel, lo, hi, rpl);
   loadOuterStack(c, newSs, slo, shi, newEsp, osz);
   c.nullInaccessibleSegments();

@@ -271,7 +271,6 @@ class Sequence {
       // String instructions with small counts inside the scratch page.
       const op = rng.pick(['movs', 'stos', 'lods', 'cmps', 'scas']);
       const rep = rng.pick(['', 'rep ', 'repne ']);
-      if ((op === 'cmps' || op === 'scas') && false) return;
       const count = rng.int(12);
       this.emit(`movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %esi`, `movl $${hex(SCRATCH + 0x100 + rng.int(0xa00))}, %edi`, `movl $${count}, %ecx`);
       if (rng.chance(0.3)) this.emit(rng.pick(['cld', 'std']));
@@ -361,13 +360,12 @@ class Sequence {
         return;
       }
       case 8: {
-        const m = this.mem(6);
+        this.mem(6); // unused operand, kept so that a seed generates the same cases as before
         const op = rng.pick(['lfs', 'lgs', 'les', 'lds']);
         // Store a far pointer first (the address register may be used by the operand).
         const addr = hex(SCRATCH + 0xd00 + rng.int(0x40));
         const fsel = op === 'les' || op === 'lds' ? rng.pick(DS_SELECTORS) : sel;
         this.emit(`movl $${hex(interesting(rng, 32))}, ${addr}`, `movw $${hex(fsel)}, ${addr}+4`);
-        void m;
         this.emit(`${op} ${addr}, %${this.reg(32)}`);
         return;
       }

@@ -51,7 +51,6 @@ export class Pic8259 {
     if (p === 8) return -1;
     let isrMask = this.isr;
     if (this.specialMask) isrMask &= ~this.imr;
-    if (this.master && (isrMask & 4) === 0 && false) isrMask &= ~4;
     const cur = this.priority(isrMask);
     return p < cur ? (p + this.priorityAdd) & 7 : -1;
   }
@@ -59,8 +58,7 @@ export class Pic8259 {
   /** Acknowledges irq: IRR -> ISR (edge-triggered requests are consumed). */
   ack(irq: number): void {
     const bit = 1 << irq;
-    if (this.autoEoi) { if (false) this.priorityAdd = (irq + 1) & 7; }
-    else this.isr |= bit;
+    if (!this.autoEoi) this.isr |= bit;
     if (!(this.elcr & bit)) this.irr &= ~bit;
   }
 
@@ -440,7 +438,6 @@ export class Rtc {
   private regA = 0x26;
   private flagsC = 0;
   private alarmSec = 0; private alarmMin = 0; private alarmHour = 0;
-  private lastUpdate = 0;
   private periodicNext = Infinity;
   nmiMasked = false;
 
@@ -461,9 +458,6 @@ export class Rtc {
 
   private bcd(v: number): number {
     return this.regB & 4 ? v : ((Math.floor(v / 10) << 4) | (v % 10));
-  }
-  private fromBcd(v: number): number {
-    return this.regB & 4 ? v : ((v >> 4) * 10 + (v & 15));
   }
 
   private timeFields(): number[] {
@@ -520,7 +514,6 @@ export class Rtc {
         const v = this.flagsC;
         this.flagsC = 0;
         this.irq.setIrq(8, false);
-        void this.lastUpdate;
         return v;
       }
       case 0x0d: return 0x80;
@@ -540,7 +533,6 @@ export class Rtc {
       case 0x0c: case 0x0d: return;
       case 0: case 2: case 4: case 6: case 7: case 8: case 9: case 0x32:
         // Setting the clock is not modelled: the virtual clock stays the single time source.
-        void this.fromBcd;
         return;
       default: this.ram[i] = v;
     }
@@ -787,7 +779,6 @@ export class IoApic {
 
 export class I8042 {
   private status = 0x1c;
-  private command = 0x00;
   private pending = -1;
   private readonly out: number[] = [];
   a20 = true;
@@ -834,7 +825,6 @@ export class I8042 {
         if (v === 0xff) this.out.push(0xaa);
         if (v === 0xf2) this.out.push(0xab, 0x83);
     }
-    void this.command;
   }
 
   private setA20(on: boolean): void {
