@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Differential CPU test campaign: seeded random instruction sequences run in the harness kernel
 // (fixtures/vmm/cpudiff) on qemu-system-i386 and on the simulated PC; prints every mismatch.
-//   node scripts/cpu-diff.mjs [--seed N] [--cases N] [--chunk N] [--first N] [--show N]
+//   node scripts/cpu-diff.mjs [--seed N] [--cases N] [--chunk N] [--first N] [--show N] [--progress]
 // Exit status 0 when no case differs (outside the documented undefined flags), 1 otherwise.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,7 @@ try {
       }
     }
     if (process.stderr.isTTY) process.stderr.write(`\r${start + cases.length - first}/${total} cases, ${bad} mismatches`);
+    if (process.argv.includes('--progress')) console.log(`progress: ${start + cases.length - first}/${total} cases, ${compared} compared, ${bad} mismatches, ${crashes.length} QEMU crashes`);
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
