@@ -19,7 +19,6 @@ interface RunArgs {
   input?: string;
   'max-instructions'?: number;
   json: boolean;
-  quiet: boolean;
 }
 
 /** Instructions per slice between looks at the outside world (stdin, stdout flushes). */
@@ -74,7 +73,6 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('input', { type: 'string', describe: 'file fed to the serial line (default: standard input)' })
     .option('max-instructions', { type: 'number', describe: 'stop with exit code 3 after this many guest instructions' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output and counters included)' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'no progress line' })
     .example('$0 run build/kernel.elf --append "test=all"', 'runs the test kernel; the exit code is the guest\'s')
     .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input'),
   handler: async (args) => {
