@@ -61,9 +61,9 @@ function parseDrive(spec: string): { file: string; index: number } {
 
 export const runCommand: CommandModule<object, RunArgs> = {
   command: 'run <kernel>',
-  describe: 'boot a Multiboot kernel on the simulated PC (serial console on stdin/stdout)',
+  describe: 'boot a kernel on the simulated PC (serial console on stdin/stdout)',
   builder: (y) => y
-    .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel)' })
+    .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel) or Linux bzImage' })
     .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')})` })
     .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
     .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
