@@ -3,7 +3,7 @@
 // --max-instructions. The guest is fixtures/vmm/guests/guest.S, whose command line picks a behaviour;
 // where QEMU can show the same behaviour, its exit status is the reference.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -98,6 +98,21 @@ test('standard input is the serial line; --input a file', () => {
   const b = run([guest, '--append', 'i', '--input', file]);
   expect(b.stdout).toBe('from a file');
   expect(b.status).toBe(1);
+});
+
+test('disk writes go to an overlay, or to the image with --disk-write (the same bytes as QEMU writes)', () => {
+  const image = join(dir, 'disk.img');
+  writeFileSync(image, new Uint8Array(4096));
+  expect(run([guest, '--append', 'w', '--disk', image]).status).toBe(1);
+  expect(readFileSync(image).every((b) => b === 0)).toBe(true);
+  expect(run([guest, '--append', 'w', '--drive', `file=${image},index=0`, '--disk-write']).status).toBe(1);
+  const ours = readFileSync(image);
+  expect(ours.subarray(512, 520).toString('latin1')).toBe('previrt!');
+  const theirs = join(dir, 'qemu.img');
+  writeFileSync(theirs, new Uint8Array(4096));
+  spawnSync('qemu-system-i386', ['-kernel', guest, '-append', 'w', '-serial', 'stdio', '-display', 'none', '-no-reboot',
+    '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${theirs},format=raw,if=ide`], { timeout: 30_000 });
+  expect(Buffer.compare(ours, readFileSync(theirs))).toBe(0);
 });
 
 test('unusable input: exit code 2 and one line naming the file and what is wrong', () => {
