@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Differential check of the isa decoder against GNU objdump.
-//   scripts/decode-diff.mjs fuzz [--mode 16|32|64] [--count N] [--seed S] [--show K]
-//   scripts/decode-diff.mjs elf <file>... [--show K]
+//   scripts/decode-diff.mjs fuzz [--mode 16|32|64] [--count N] [--seed S] [--vex] [--show K] [--only text|boundary]
+//   scripts/decode-diff.mjs elf <file>... [--show K] [--only text|boundary]
+//   scripts/decode-diff.mjs bytes --mode 64 '64 8f c8 77 7a 90'   (one listing, objdump and isa line by line)
 // Compares every instruction objdump prints: boundaries (length) always, mnemonic and operands for
 // general-purpose and system instructions. Prints the counts and the first K mismatches. Needs the
 // TypeScript build (npx tsc -b).
@@ -17,6 +18,7 @@ const { decode } = await import(join(root, 'packages/isa/dist/index.js'));
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : def; };
 const show = Number(opt('--show', '20'));
+const only = opt('--only', 'all'); // which mismatches to print: all, text, boundary
 
 /** objdump's text with the parts a decoder cannot know removed: symbols, comments, padding. */
 export function normalize(t) {
@@ -55,7 +57,8 @@ function compare(lines, bytesFor, mode, stats, mismatches) {
       if (!textOk) stats.text++;
     }
     if (insn.group === 'x87' && ref !== mine) stats.other++;
-    if ((!boundary || !textOk) && mismatches.length < show) {
+    const wanted = only === 'text' ? !textOk : only === 'boundary' ? !boundary : !boundary || !textOk;
+    if (wanted && mismatches.length < show) {
       mismatches.push(`${l.section} ${l.address.toString(16)}: ${l.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ')}\n   objdump: ${ref}\n   isa:     ${mine} (len ${insn.length}, ${insn.group})`);
     }
     void refMnemonic;
@@ -71,6 +74,8 @@ function rng(seed) {
   return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
 }
 
+const vexHeavy = args.includes('--vex'); // half the instructions VEX/EVEX/XOP-encoded
+
 function fuzzBlob(mode, count, seed) {
   const r = rng(seed);
   const out = [];
@@ -80,7 +85,17 @@ function fuzzBlob(mode, count, seed) {
     for (let j = 0; j < n; j++) out.push(pfx[r() % pfx.length]);
     if (mode === 64 && r() % 3 === 0) out.push(0x40 | (r() & 15));
     const kind = r() % 10;
-    if (kind < 5) out.push(r() & 0xff);
+    if (vexHeavy && r() % 2 === 0) {
+      // VEX (2- and 3-byte), EVEX and XOP with mostly valid maps; outside 64-bit mode the byte after
+      // c4/c5/62 needs its top bits set to be an escape at all.
+      const top = mode === 64 ? 0 : 0xc0;
+      const esc = r() % 4;
+      if (esc === 0) out.push(0xc5, (r() & 0xff) | top);
+      else if (esc === 1) out.push(0xc4, (r() % 8 === 0 ? r() & 0x1f : 1 + (r() % 3)) | (r() & 0xe0) | top, r() & 0xff);
+      else if (esc === 2) out.push(0x62, (r() % 8 === 0 ? r() & 0x0f : [1, 2, 3, 5, 6][r() % 5]) | (r() & 0xf0) | top, (r() & 0xff) | (r() % 8 ? 4 : 0), r() & 0xff);
+      else out.push(0x8f, (r() % 8 === 0 ? r() & 0x1f : 8 + (r() % 3)) | (r() & 0xe0), (r() & 0xff) & (r() % 4 ? 0xfc : 0xff));
+      out.push(r() & 0xff);
+    } else if (kind < 5) out.push(r() & 0xff);
     else if (kind < 8) out.push(0x0f, r() & 0xff);
     else out.push(0x0f, r() % 2 ? 0x38 : 0x3a, r() & 0xff);
     for (let j = 0; j < 6; j++) out.push(r() & 0xff);
@@ -99,6 +114,20 @@ try {
     writeFileSync(file, blob);
     const out = execFileSync('objdump', ['-D', '-b', 'binary', ...machineArgs(mode), '--insn-width=15', '-w', file], { maxBuffer: 1 << 30 }).toString();
     compare(objdumpLines(out), (l) => ({ bytes: blob, offset: l.address }), mode, stats, mismatches);
+  } else if (args[0] === 'bytes') {
+    // One or more instructions given as hex ("64 8f c8 77 7a"), decoded from the start.
+    const mode = Number(opt('--mode', '32'));
+    const hexText = args.slice(1).filter((a, i, all) => !a.startsWith('--') && !(i > 0 && all[i - 1].startsWith('--'))).join(' ');
+    const blob = Uint8Array.from(hexText.split(/[^0-9a-fA-F]+/).filter(Boolean).flatMap((h) => h.match(/../g)).map((h) => parseInt(h, 16)));
+    const file = join(tmp, 'blob.bin');
+    writeFileSync(file, blob);
+    const out = execFileSync('objdump', ['-D', '-b', 'binary', ...machineArgs(mode), '--insn-width=15', '-w', file], { maxBuffer: 1 << 30 }).toString();
+    const lines = [...objdumpLines(out)];
+    for (const l of lines) {
+      const insn = decode(blob, l.address, mode, l.address);
+      console.log(`${l.address.toString(16).padStart(4)}: ${l.bytes.map((b) => b.toString(16).padStart(2, '0')).join(' ').padEnd(30)} objdump: ${normalize(l.text)}\n${''.padEnd(36)} isa:     ${normalize(insn.operandText ? `${insn.mnemonic} ${insn.operandText}` : insn.mnemonic)} (len ${insn.length}, ${insn.group}${insn.valid ? '' : ', invalid'})`);
+    }
+    compare(lines, (l) => ({ bytes: blob, offset: l.address }), mode, stats, []);
   } else if (args[0] === 'elf') {
     for (const file of args.slice(1).filter((a) => !a.startsWith('--') && !/^\d+$/.test(a))) {
       const hdr = execFileSync('readelf', ['-h', '-S', '-W', file]).toString();
@@ -119,7 +148,7 @@ try {
       }, mode, stats, mismatches);
     }
   } else {
-    console.error('usage: decode-diff.mjs fuzz|elf ...');
+    console.error('usage: decode-diff.mjs fuzz|elf|bytes ...');
     process.exit(2);
   }
 } finally {

@@ -11,6 +11,7 @@ import {
   ONE_BYTE, TWO_BYTE, THREE_BYTE_38, THREE_BYTE_3A, ONE_BYTE_HAS_MODRM, TWO_BYTE_HAS_MODRM,
   SUFFIX_3DNOW, FLOAT_MEM, FLOAT_REG, FLOAT_MEM_MODE, type RawEntry,
 } from './opcodes.js';
+import { VEX_MAPS, XOP_MAPS, EVEX_MAPS } from './vex-opcodes.js';
 
 export type CpuMode = 16 | 32 | 64;
 export type InstructionGroup = 'general' | 'system' | 'x87' | 'mmx' | 'sse' | 'avx' | 'avx512' | 'other';
@@ -91,7 +92,7 @@ const OPERANDS: Record<string, [O, B]> = {
   indirDXr: [O.REP, B.indir_dx], ALr: [O.REP, B.al], eAXr: [O.REP, B.eAX],
   BND: [O.BND, B.none], NOTRACK: [O.NOTRACK, B.none], SEP: [O.SEP, B.none], MOVSXD: [O.MOVSXD, B.movsxd],
   NOP0: [O.NOP, B.none], NOP1: [O.NOP, B.b], MONITOR: [O.Monitor, B.none], MWAIT: [O.Mwait, B.none],
-  MWAITX: [O.Mwait, B.eBX], OP0f07: [O.OP0f07, B.v], CMPXCHG8B: [O.CMPXCHG8B, B.q], FXSAVE: [O.FXSAVE, B.none],
+  MWAITX: [O.Mwait, B.eBX], OP0f07: [O.OP0f07, B.none], CMPXCHG8B: [O.CMPXCHG8B, B.q], FXSAVE: [O.FXSAVE, B.none],
   MX: [O.MMX, B.none], XM: [O.XMM, B.none], XS: [O.XS, B.v], MS: [O.MS, B.v], EM: [O.EM, B.v], EMS: [O.EM, B.v_swap],
   EMd: [O.EM, B.d], EMx: [O.EM, B.x], EMCq: [O.EMC, B.q], MXC: [O.MXC, B.none], EXx: [O.EX, B.x], EXxS: [O.EX, B.x_swap],
   EXd: [O.EX, B.d], EXdS: [O.EX, B.d_swap], EXq: [O.EX, B.q], EXqS: [O.EX, B.q_swap], EXw: [O.EX, B.w],
@@ -985,7 +986,6 @@ function operand(op: number, sizeflag: number): void {
 
 // ---------------------------------------------------------------------------------------------
 // VEX / EVEX / XOP: lengths and classes. The map decides the immediate; mnemonics are not decoded.
-const VEX_MAP1_IMM8 = new Set([0x70, 0x71, 0x72, 0x73, 0xc2, 0xc4, 0xc5, 0xc6]);
 let vexMap = 0; // 1..3 (VEX/EVEX maps 0F, 0F38, 0F3A; EVEX 5, 6), 8..10 (XOP)
 
 function decodeVexLike(kind: Sp, sizeflag: number): boolean {
@@ -1011,7 +1011,6 @@ function decodeVexLike(kind: Sp, sizeflag: number): boolean {
     readModrm();
     opcodeMapId = 'xop';
     curGroup = 'avx';
-    if (vexPrefix) return false;
     return true;
   }
   if (kind === Sp.VexC4) {
@@ -1081,28 +1080,154 @@ function decodeVexLike(kind: Sp, sizeflag: number): boolean {
   readModrm();
   opcodeMapId = 'evex';
   curGroup = 'avx512';
-  if (modMod === 3 && vexB) vexLength = 512;
-  else if (vexLL === 3) return false;
-  else vexLength = 128 << vexLL;
+  vexLength = modMod === 3 && vexB ? 512 : vexLL === 3 ? 0 : 128 << vexLL;
   void sizeflag;
   return true;
 }
 
-function vexOperands(sizeflag: number): void {
-  if (needModrm) {
-    if (modMod === 3) codep++;
+// ---------------------------------------------------------------------------------------------
+// VEX / EVEX / XOP: which encodings exist (vex-opcodes.ts, generated from objdump), their
+// immediates and how objdump rejects the rest. Operand text is not decoded; the mnemonic is the name.
+
+/** One instruction of the VEX/EVEX/XOP tables and the forms it exists in. */
+interface VexForm {
+  name0: string; name1: string; lmask: number; wmask: number; memOk: boolean; regOk: boolean;
+  vMem: boolean; vReg: boolean; imm: number; resetMem: boolean; resetReg: boolean; checkBad: boolean; only64: boolean;
+  /** The memory operand needs a SIB byte (VSIB); without one objdump reads no displacement. */
+  vsib: boolean;
+}
+/** A cell with no instruction: objdump's table has none (prints "(bad)" with prefixes), or its prefix check rejects it. */
+const CELL_UNDEFINED = 1, CELL_REJECTED = 2;
+/** No instruction, undefined or rejected by W and ModRM form: CELL_MIXED | bit (W * 2 + register form) set when rejected. */
+const CELL_MIXED = 16;
+function cellStatus(cell: number, w: number, mod3: boolean): number {
+  if (!(cell & CELL_MIXED)) return cell;
+  return (cell >> (w * 2 + (mod3 ? 1 : 0))) & 1 ? CELL_REJECTED : CELL_UNDEFINED;
+}
+type VexCell = VexForm | number | (VexForm | number)[];
+
+function parseVexForm(text: string, allL: number): VexForm | number {
+  if (text === '-') return CELL_UNDEFINED;
+  if (text === '!') return CELL_REJECTED;
+  if (text.startsWith('?')) return [...text.slice(1)].reduce((m, c, i) => m | (c === '!' ? 1 << i : 0), CELL_MIXED);
+  const [names, ...flags] = text.split(' ');
+  const [name0, name1 = name0] = names!.split('|') as [string, string?];
+  const f: VexForm = { name0, name1: name1!, lmask: allL, wmask: 3, memOk: true, regOk: true, vMem: false, vReg: false, imm: 0, resetMem: false, resetReg: false, checkBad: false, only64: false, vsib: false };
+  for (const flag of flags) {
+    if (/^L\d+$/.test(flag)) f.lmask = [...flag.slice(1)].reduce((m, d) => m | (1 << Number(d)), 0);
+    else if (flag === 'W0' || flag === 'W1') f.wmask = 1 << Number(flag[1]);
+    else if (flag === 'mem') f.regOk = false;
+    else if (flag === 'reg') f.memOk = false;
+    else if (flag === 'V') f.vMem = f.vReg = true;
+    else if (flag === 'Vreg') f.vReg = true;
+    else if (flag === 'Vmem') f.vMem = true;
+    else if (flag === 'Ib') f.imm = 1;
+    else if (flag === 'Id') f.imm = 4;
+    else if (flag === 'reg1') f.resetReg = true;
+    else if (flag === 'mem1') f.resetMem = true;
+    else if (flag === '!') f.checkBad = true;
+    else if (flag === 'x64') f.only64 = true;
+    else if (flag === 'vsib') f.vsib = true;
+    else if (flag !== 'nomodrm') throw new Error(`vex-opcodes: unknown flag ${flag} in "${text}"`);
+  }
+  return f;
+}
+
+/** Cells by table (VEX maps 1-3, XOP maps 8-10, EVEX maps 1, 2, 3, 5, 6), opcode * 4 + pp. */
+const VEX_TABLE_INDEX: Record<string, number> = { v1: 0, v2: 1, v3: 2, x8: 3, x9: 4, x10: 5, e1: 6, e2: 7, e3: 8, e5: 9, e6: 10 };
+const VEX_CELLS: VexCell[][] = [];
+for (const [prefix, maps, allL] of [['v', VEX_MAPS, 3], ['x', XOP_MAPS, 3], ['e', EVEX_MAPS, 7]] as const) {
+  for (const [map, rows] of Object.entries(maps)) {
+    const cells: VexCell[] = new Array(1024).fill(CELL_UNDEFINED);
+    for (const [op, row] of Object.entries(rows)) {
+      const pps = row.split(' | ');
+      if (pps.length !== 4) throw new Error(`vex-opcodes: ${prefix}${map} ${op}: expected 4 cells`);
+      pps.forEach((cell, pp) => {
+        cells[Number(op) * 4 + pp] = cell.startsWith('/r ') ? cell.slice(3).split('; ').map((c) => parseVexForm(c, allL)) : parseVexForm(cell, allL);
+      });
+    }
+    VEX_CELLS[VEX_TABLE_INDEX[prefix + map]!] = cells;
+  }
+}
+const VEX_PP: Record<number, number> = { 0: 0, 0x66: 1, 0xf3: 2, 0xf2: 3 };
+const NAMES_MASK = ['%k0', '%k1', '%k2', '%k3', '%k4', '%k5', '%k6', '%k7'];
+const NAMES_ROUNDING = ['{rn-', '{rd-', '{ru-', '{rz-'];
+
+/** The table cell of the current VEX/EVEX/XOP instruction (after its ModRM byte was read). */
+function vexCell(): VexForm | number {
+  const table = VEX_CELLS[VEX_TABLE_INDEX[(evex ? 'e' : opcodeMapId === 'xop' ? 'x' : 'v') + vexMap]!]!;
+  const cell = table[opcodeByte * 4 + VEX_PP[vexPrefix]!]!;
+  return Array.isArray(cell) ? cell[modReg]! : cell;
+}
+
+/**
+ * Finishes a VEX/EVEX/XOP instruction as objdump does: forms its table lacks print "(bad)" and end at
+ * the opcode (without operands, or after them when its mandatory-prefix check or the vvvv / EVEX.z
+ * checks reject them); the rest read their ModRM operand and immediate.
+ */
+function vexFinish(origSizeflag: number, sizeflag: number): number {
+  let form: VexForm | null = null;
+  let status = 0; // 0 an instruction, CELL_UNDEFINED, CELL_REJECTED
+  const mod3 = modMod === 3;
+  if (evex && vexLL === 3 && !(mod3 && vexB)) status = CELL_UNDEFINED;
+  else {
+    const cell = vexCell();
+    if (typeof cell === 'number') status = cellStatus(cell, vexW ? 1 : 0, mod3);
     else {
-      // a memory operand: SIB and displacement exactly as for general-purpose instructions
-      const t = text; text = false;
-      opE(B.x, sizeflag);
-      text = t;
+      form = cell;
+      const l = evex ? (mod3 && vexB ? 2 : vexLL) : vexLength === 256 ? 1 : 0;
+      if (!((form.lmask >> l) & 1) || !((form.wmask >> (vexW ? 1 : 0)) & 1) || !(mod3 ? form.regOk : form.memOk) || (form.only64 && mode !== 64)) {
+        status = form.checkBad ? CELL_REJECTED : CELL_UNDEFINED;
+      }
     }
   }
-  let imm = 0;
-  if (vexMap === 3 || vexMap === 8) imm = 1;
-  else if (vexMap === 1 && VEX_MAP1_IMM8.has(opcodeByte)) imm = 1;
-  else if (vexMap === 10) imm = 4;
+  hasSibCheck(sizeflag);
+  curGroup = 'other';
+  resultValid = false;
+  resultOperands = '';
+  const alone = (): number => { resultMnemonic = '(bad)'; return endCodep - start; };
+  if (status === CELL_UNDEFINED) {
+    // objdump's "(bad)" entry: no operands, then the vvvv and EVEX.z checks, then the usual printing.
+    if (vexRegSpec !== 0 || (evex && vexZero && vexMask === 0)) return alone();
+    const length = finishPrefixes(origSizeflag);
+    resultMnemonic = text ? printedPrefixes(origSizeflag) + '(bad)' : '(bad)';
+    if (length > 15) return 15;
+    if (text && evex) {
+      const ops = ['', ''];
+      if (vexMask) ops[0] = `{${NAMES_MASK[vexMask]}}`;
+      if (vexZero) ops[0] += '{z}';
+      if (mod3 && vexB) ops[ops[0] ? 1 : 0] = NAMES_ROUNDING[vexLL]! + 'bad}';
+      resultOperands = [ops[1], ops[0]].filter((s) => s !== '').join(',');
+    }
+    return endCodep - start;
+  }
+  // Operands: the ModRM operand (register, or SIB and displacement), then the immediate.
+  const reset = form !== null && status === 0 && (mod3 ? form.resetReg : form.resetMem);
+  if (reset) codep = insnCodep + 1;
+  else if (needModrm) {
+    if (mod3) codep++;
+    else if (form?.vsib && !hasSib) { codep++; usedPrefixes |= activeSeg; }
+    else { const t = text; text = false; opE(B.x, sizeflag); text = t; }
+  }
+  const imm = form ? form.imm : 0;
   if (imm === 1) recordImm(get8()); else if (imm === 4) recordImm(get32());
+  const usesVvvv = form !== null && (mod3 ? form.vReg : form.vMem);
+  if ((vexRegSpec !== 0 && !usesVvvv) || (evex && vexZero && vexMask === 0) || status === CELL_REJECTED) return alone();
+  const length = finishPrefixes(origSizeflag);
+  const pfx = text ? printedPrefixes(origSizeflag) : '';
+  if (length > 15) { resultMnemonic = pfx + '(bad)'; return 15; }
+  resultValid = !reset;
+  curGroup = evex ? 'avx512' : 'avx';
+  resultMnemonic = pfx + (vexW ? form!.name1 : form!.name0);
+  if (reset) resultOperands = '(bad)';
+  return length;
+}
+
+/** Marks the prefixes an instruction used (they are not printed separately); returns its length so far. */
+function finishPrefixes(_origSizeflag: number): number {
+  if ((prefixes & (P_CS | P_SS | P_DS | P_ES | P_FS | P_GS)) !== 0 && (usedPrefixes & activeSeg) !== 0) allPrefixes[lastSeg] = 0;
+  if ((prefixes & P_ADDR) !== 0 && (usedPrefixes & P_ADDR) !== 0) allPrefixes[lastAddr] = 0;
+  return codep - start;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1237,9 +1362,7 @@ function runInner(origSizeflag: number): number {
     hasSibCheck(sizeflag);
     doFloat(floatop, sizeflag);
   } else if (simd) {
-    hasSibCheck(sizeflag);
-    vexOperands(sizeflag);
-    obuf = '';
+    return vexFinish(origSizeflag, sizeflag);
   } else {
     curGroup = entry.group;
     if (entry.mmxLike && (prefixes & P_DATA)) curGroup = 'sse';
@@ -1253,7 +1376,6 @@ function runInner(origSizeflag: number): number {
   }
 
   // Checks objdump makes after the operands: they end the instruction at the opcode.
-  if (simd && evex && vexZero && vexMask === 0) return badEnd();
   if (!simd && floatop < 0) {
     switch (entry.req) {
       case REQ_DATA: case REQ_OPCODE:
@@ -1288,7 +1410,6 @@ function runInner(origSizeflag: number): number {
   if (sawBad || obuf === '(bad)' || obuf.endsWith('(bad)')) { resultValid = false; curGroup = 'other'; }
   if (text) {
     resultMnemonic = (pfx + obuf).trimEnd();
-    if (simd && resultMnemonic === '') resultMnemonic = '';
     let ops: string[];
     if (twoSourceOps) ops = opOut.slice();
     else ops = [opOut[4]!, opOut[3]!, opOut[2]!, opOut[1]!, opOut[0]!];
@@ -1371,6 +1492,8 @@ const A_ENDS_AT_OPCODE = 0x2000;
 const A_CLASS_SHIFT = 16;
 /** Derived, but the full decoder must decide. */
 const A_SLOW = 0x80000000;
+/** A VEX/EVEX/XOP escape (the special-table kind in bits 16..18): fastVex decodes the rest. */
+const A_VEX = 0x4000;
 const X87_ATTR = A_KNOWN | A_MODRM_READ | A_MODRM_BYTE | A_MEM;
 
 /** Prefix bytes: 1 = 66, 2 = 67, 3 = f3, 4 = f2, 5 = lock or segment, 6 = fwait (9b), 7 = REX (64-bit mode). */
@@ -1478,7 +1601,11 @@ function prefixCheckPasses(map: number, op: number, m64: boolean, rep: number, d
 
 function wordFor(map: number, op: number, node: Node | null, m64: boolean, rep: number, d66: boolean, modrm: number, hasModrm: boolean): number {
   const r = resolveFor(node, m64, rep, d66, modrm);
-  if (r.k === K.Special) return r.s === Sp.Float ? X87_ATTR : A_SLOW;
+  if (r.k === K.Special) {
+    if (r.s === Sp.Float) return X87_ATTR;
+    if (r.s === Sp.VexC4 || r.s === Sp.VexC5 || r.s === Sp.Evex || r.s === Sp.Xop) return A_VEX | (r.s << A_CLASS_SHIFT);
+    return A_SLOW;
+  }
   const mod3 = hasModrm && modrm >= 0xc0;
   if (hasModrm && r.ops.some((o) => [O.M, O.MS, O.XS, O.CMPXCHG8B, O.FXSAVE, O.PREFETCHI].includes(o >> 8))) fastTouchedModrm = true;
   const shape = entryShape(r, hasModrm, mod3);
@@ -1556,7 +1683,7 @@ function fastInsn(bytes: Uint8Array, off: number, end: number, mode: CpuMode): n
     if (p >= end) return -1;
     a = FAST_ROWS[a >>> A_FIXED_SHIFT]![bytes[p]!]!;
   }
-  if ((a & A_KNOWN) === 0) return -1;
+  if ((a & A_KNOWN) === 0) return a & A_VEX ? fastVex(bytes, off, end, mode, p, (a >>> A_CLASS_SHIFT) & 7, a67) : -1;
   const aflag = m64 || (mode === 32 ? a67 === 0 : a67 !== 0); // 32/64-bit addressing (ModRM with SIB)
   const dflag = (mode === 16) === (d66 !== 0);
   let need = p;
@@ -1590,6 +1717,85 @@ function fastInsn(bytes: Uint8Array, off: number, end: number, mode: CpuMode): n
   const length = p - off;
   if (length > 15) return -1;
   return (((a >>> A_CLASS_SHIFT) & 0xff) << 4) | length;
+}
+
+/**
+ * The fast path for a VEX/EVEX/XOP instruction whose escape byte ends at `p`: the same checks as
+ * vexFinish, on the same table. -1 for the forms left to the full decoder (invalid maps, forms that
+ * end after the escape byte, truncation).
+ */
+function fastVex(bytes: Uint8Array, off: number, end: number, mode: CpuMode, p: number, kind: number, a67: number): number {
+  const m64 = mode === 64;
+  let table: number, pp: number, w: number, vvvv: number, l: number, zNoMask = false, b = false, ll = 0;
+  if (kind === Sp.VexC5) {
+    if (p + 2 > end) return -1;
+    const v = bytes[p]!;
+    table = 0; w = 0; vvvv = ~(v >> 3) & 0xf; l = (v >> 2) & 1; pp = v & 3;
+    p += 1;
+  } else if (kind === Sp.VexC4 || kind === Sp.Xop) {
+    if (p + 3 > end) return -1;
+    const map = bytes[p]! & 0x1f, v = bytes[p + 1]!;
+    if (kind === Sp.VexC4 ? map < 1 || map > 3 : map < 8 || map > 10) return -1;
+    table = kind === Sp.VexC4 ? map - 1 : map - 5;
+    w = v >> 7; vvvv = ~(v >> 3) & 0xf; l = (v >> 2) & 1; pp = v & 3;
+    p += 2;
+  } else {
+    if (p + 4 > end) return -1;
+    const map = bytes[p]! & 0xf, p1 = bytes[p + 1]!, p2 = bytes[p + 2]!;
+    if ((map !== 1 && map !== 2 && map !== 3 && map !== 5 && map !== 6) || !(p1 & 4)) return -1;
+    table = map <= 3 ? map + 5 : map + 4;
+    w = p1 >> 7; vvvv = ~(p1 >> 3) & 0xf; pp = p1 & 3;
+    ll = (p2 >> 5) & 3; b = (p2 & 0x10) !== 0; zNoMask = (p2 & 0x80) !== 0 && (p2 & 7) === 0;
+    l = ll;
+    p += 3;
+  }
+  const op = bytes[p++]!;
+  const opEnd = p;
+  const hasModrm = !(table === 0 && op === 0x77);
+  let modrm = 0;
+  if (hasModrm) { if (p >= end) return -1; modrm = bytes[p]!; }
+  const mod3 = modrm >= 0xc0;
+  const evexForm = kind === Sp.Evex;
+  let status = 0;
+  let form: VexForm | null = null;
+  if (evexForm && ll === 3 && !(mod3 && b)) status = CELL_UNDEFINED;
+  else {
+    let cell = VEX_CELLS[table]![op * 4 + pp]!;
+    if (Array.isArray(cell)) cell = cell[(modrm >> 3) & 7]!;
+    if (typeof cell === 'number') status = cellStatus(cell, w, mod3);
+    else {
+      form = cell;
+      if (evexForm && mod3 && b) l = 2;
+      if (!((form.lmask >> l) & 1) || !((form.wmask >> w) & 1) || !(mod3 ? form.regOk : form.memOk) || (form.only64 && !m64)) {
+        status = form.checkBad ? CELL_REJECTED : CELL_UNDEFINED;
+      } else if (mod3 ? form.resetReg : form.resetMem) return -1;
+    }
+  }
+  const aflag = m64 || (mode === 32 ? a67 === 0 : a67 !== 0);
+  let need = p;
+  if (hasModrm) {
+    need = p + 1;
+    const rm = modrm & 7;
+    if (aflag && !mod3 && rm === 4) need = p + 2;
+  }
+  if (status === CELL_UNDEFINED) return need > end ? -1 : opEnd - off;
+  if (hasModrm) {
+    p++;
+    if (!mod3 && !(form?.vsib && !(aflag && (modrm & 7) === 4))) {
+      const rm = modrm & 7, mod = modrm >> 6;
+      if (aflag) {
+        let base = rm;
+        if (rm === 4) { if (p >= end) return -1; base = bytes[p]! & 7; p++; }
+        if (mod === 0) { if (base === 5) p += 4; } else p += mod === 1 ? 1 : 4;
+      } else if (mod === 0) { if (rm === 6) p += 2; } else p += mod === 1 ? 1 : 2;
+    }
+  }
+  if (form) p += form.imm;
+  if (p > end || need > end) return -1;
+  const usesVvvv = form !== null && (mod3 ? form.vReg : form.vMem);
+  if (status === CELL_REJECTED || (vvvv !== 0 && !usesVvvv) || zNoMask) return opEnd - off;
+  const length = p - off;
+  return length > 15 ? -1 : length;
 }
 
 // ---------------------------------------------------------------------------------------------
