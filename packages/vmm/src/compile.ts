@@ -885,7 +885,10 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
           if ((drn === 4 || drn === 5) && (c.cr4 & 8)) c.ud();
           const n = drn === 4 ? 6 : drn === 5 ? 7 : drn;
           if (op === 0x21) R[gpr] = n === 6 ? (c.dr[6] | 0xffff0ff0) : n === 7 ? (c.dr[7] | 0x400) : c.dr[n];
-          else c.dr[n] = R[gpr];
+          else {
+            c.dr[n] = R[gpr];
+            c.debugActive = (c.dr[7] & 0xff) !== 0;
+          }
         });
       }
       case 0x30: return end(() => { sens(SC.wrmsr); needCpl0(); wrmsr(c, R[1] >>> 0, R[0], R[2]); });

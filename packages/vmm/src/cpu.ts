@@ -141,6 +141,8 @@ export class Cpu {
    * only, 1 generates every block at once (the differential test runs both ways).
    */
   jitThreshold = HOT_BLOCK;
+  /** DR7 enables a breakpoint (kept in step with DR7 writes). */
+  debugActive = false;
 
   /** Ring of recently executed instruction addresses (linear), for failure reports. */
   readonly history = new Int32Array(HISTORY);
@@ -902,7 +904,7 @@ export class Cpu {
       }
       if (this.halted) return;
       if (this.intShadow) this.intShadow = false;
-      if ((this.flags & TF) || (this.dr[7] & 0xff)) { this.stepTraced(); continue; }
+      if ((this.flags & TF) || this.debugActive) { this.stepTraced(); continue; }
       // Block lookup: a direct-mapped cache on EIP, valid while nothing that could change which block
       // EIP means has happened since (dispatchEpoch: TLB flushes, CS loads, code invalidation); then
       // the physical-address map.
@@ -914,8 +916,38 @@ export class Cpu {
         if (b === undefined) continue;
         jcache[slot] = b;
       }
-      this.execBlock(b, limit - this.icount);
+      // The common case inline: a generated block that fits in the budget.
+      const fn = b.fn;
+      const count = b.ops.length;
+      const room = limit - this.icount;
+      if (fn !== null && count <= room) {
+        this.history[this.historyPos] = eip;
+        this.historyPos = (this.historyPos + 1) & (HISTORY - 1);
+        this.eip = b.endEip;
+        let extra: number;
+        try {
+          extra = fn(((room - count) / count) | 0);
+        } catch (e) {
+          this.blockFault(b, e, this.faultIndex, this.faultLoops);
+          continue;
+        }
+        this.icount += count * (1 + extra);
+        continue;
+      }
+      this.execBlock(b, room);
     }
+  }
+
+  /** An instruction of a block threw: count what retired, then deliver the exception or rethrow. */
+  private blockFault(b: Block, e: unknown, i: number, loops: number): void {
+    this.icount += loops * b.ops.length + i;
+    if (e !== FAULT) {
+      if (e instanceof MachineStop) this.eip = b.eips[i];
+      throw e;
+    }
+    this.eip = b.eips[i];
+    this.history[(this.historyPos - 1) & (HISTORY - 1)] = b.eips[i];
+    this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, b.eips[i]);
   }
 
   /** Finds or compiles the block at CS:EIP; delivers a fetch fault and returns undefined. */
