@@ -73,6 +73,7 @@ test('--max-instructions stops a guest that runs on, after exactly that many ins
   const j = JSON.parse(r.stdout);
   expect(j).toMatchObject({ exitCode: 3, reason: 'limit', instructions: 100000, serial: '' });
   expect(typeof j.wallSeconds).toBe('number');
+  expect(j.report).toMatch(/^cs:eip 0008:[0-9a-f]{8}/);
   expect(typeof j.mips).toBe('number');
   expect(j.counters).toEqual({ sensitive: {}, exceptions: 0, interrupts: 0, softwareInterrupts: 0 });
 });

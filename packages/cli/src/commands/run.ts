@@ -202,6 +202,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         mips: wallSeconds > 0 ? instructions / wallSeconds / 1e6 : 0,
         serial: Buffer.from(serial).toString('latin1'),
         hypervisor: args.hypervisor,
+        ...(result.reason === 'failure' || result.reason === 'limit' ? { report: machine.report().trim() } : {}),
         counters: {
           sensitive: Object.fromEntries([...sensitive].sort((a, b) => a[0] - b[0]).map(([id, n]) => [kindName(id), n])),
           exceptions: deliveries.exception,
