@@ -149,7 +149,18 @@ export const runCommand: CommandModule<object, RunArgs> = {
       }
       stdinEnded = true;
     } else {
-      process.stdin.on('data', (chunk: Buffer) => { machine.uart.receive(chunk); wake?.(); });
+      // On a terminal, keys go to the guest as typed (raw mode, no local echo), as with QEMU's
+      // -serial stdio; Ctrl-C still ends the run.
+      if (process.stdin.isTTY) process.stdin.setRawMode(true);
+      process.stdin.on('data', (chunk: Buffer) => {
+        if (process.stdin.isTTY && chunk.includes(3)) {
+          process.stdin.setRawMode(false);
+          process.stderr.write('\nprevirt: interrupted\n');
+          process.exit(130);
+        }
+        machine.uart.receive(chunk);
+        wake?.();
+      });
       process.stdin.on('end', () => { stdinEnded = true; wake?.(); });
       process.stdin.on('error', () => { stdinEnded = true; wake?.(); });
     }
@@ -186,6 +197,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
       }
     } finally {
       flush();
+      if (args.input === undefined && process.stdin.isTTY) process.stdin.setRawMode(false);
       process.stdin.pause();
       if (args.input === undefined) process.stdin.destroy();
       for (const fd of fds) closeSync(fd);
