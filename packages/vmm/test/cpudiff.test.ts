@@ -34,4 +34,4 @@ test('1000 seeded random sequences give the same registers, flags, memory and fa
   expect(report).toEqual([]);
   expect(r.compared + r.referenceCrashes.length).toBe(1000);
   expect(RESULT_FIELDS).toContain('eflags');
-}, 120_000);
+}, 300_000);
