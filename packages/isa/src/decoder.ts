@@ -1238,9 +1238,10 @@ let resultMnemonic = '';
 let resultOperands = '';
 
 function reset(): void {
+  // Prefix slots are only written when there were prefixes.
+  if (prefixes !== 0 || rex !== 0 || fwaitPrefix >= 0 || lastRex >= 0) allPrefixes.fill(0);
   prefixes = 0; usedPrefixes = 0; rex = 0; rexUsed = 0; activeSeg = 0;
   lastLock = lastRepz = lastRepnz = lastData = lastAddr = lastRex = lastSeg = fwaitPrefix = -1;
-  allPrefixes.fill(0);
   needModrm = false; modMod = 0; modReg = 0; modRm = 0; modrmPos = -1;
   hasSib = false; sibPos = -1;
   needVex = false; evex = false; vexW = 0; vexLength = 128; vexPrefix = 0; vexRegSpec = 0; vexLL = 0; vexB = false; vexV = false; vexR = false; vexMask = 0; vexZero = false; vexMap = 0;
@@ -1257,6 +1258,7 @@ function reset(): void {
 }
 
 function printedPrefixes(sizeflag: number, upTo = 16): string {
+  if (prefixes === 0 && rex === 0 && fwaitPrefix < 0) return '';
   let s = '';
   for (let i = 0; i < upTo && i < 16; i++) if (allPrefixes[i]) s += prefixName(allPrefixes[i]!, sizeflag) + ' ';
   return s;
@@ -1409,11 +1411,14 @@ function runInner(origSizeflag: number): number {
   }
   if (sawBad || obuf === '(bad)' || obuf.endsWith('(bad)')) { resultValid = false; curGroup = 'other'; }
   if (text) {
-    resultMnemonic = (pfx + obuf).trimEnd();
-    let ops: string[];
-    if (twoSourceOps) ops = opOut.slice();
-    else ops = [opOut[4]!, opOut[3]!, opOut[2]!, opOut[1]!, opOut[0]!];
-    resultOperands = ops.filter((s) => s !== '').join(',');
+    resultMnemonic = pfx === '' && obuf.charCodeAt(obuf.length - 1) !== 32 ? obuf : (pfx + obuf).trimEnd();
+    // AT&T order: the operands reversed (enter and bound keep Intel's order).
+    let ops = '';
+    for (let i = 0; i < 5; i++) {
+      const o = opOut[twoSourceOps ? i : 4 - i]!;
+      if (o !== '') ops = ops === '' ? o : ops + ',' + o;
+    }
+    resultOperands = ops;
   }
   return codep - start;
 }
@@ -1821,12 +1826,22 @@ export function decode(bytes: Uint8Array, offset: number, mode: CpuMode, address
   return snapshot(length, address);
 }
 
+type SegmentName = DecodedInstruction['prefixes']['segment'];
+function segmentOfByte(b: number): SegmentName {
+  switch (b) {
+    case 0x26: return 'es'; case 0x2e: return 'cs'; case 0x36: return 'ss';
+    case 0x3e: return 'ds'; case 0x64: return 'fs'; case 0x65: return 'gs';
+  }
+  return null;
+}
+function segmentOfFlag(f: number): SegmentName {
+  return f & P_ES ? 'es' : f & P_CS ? 'cs' : f & P_SS ? 'ss' : f & P_DS ? 'ds' : f & P_FS ? 'fs' : f & P_GS ? 'gs' : null;
+}
+
 function snapshot(length: number, address: number): DecodedInstruction {
   const sens = resultValid && curEntry !== BAD ? curEntry.sens : null;
-  const segByPrefix: Record<number, DecodedInstruction['prefixes']['segment']> = { [P_ES]: 'es', [P_CS]: 'cs', [P_SS]: 'ss', [P_DS]: 'ds', [P_FS]: 'fs', [P_GS]: 'gs' };
   const seg = prefixes & (P_CS | P_SS | P_DS | P_ES | P_FS | P_GS);
-  const lastSegByte = lastSeg >= 0 ? buf[start + lastSeg] : 0;
-  const segName = seg ? ({ 0x26: 'es', 0x2e: 'cs', 0x36: 'ss', 0x3e: 'ds', 0x64: 'fs', 0x65: 'gs' } as const)[lastSegByte as 0x26] ?? segByPrefix[seg] ?? null : null;
+  const segName = seg ? segmentOfByte(lastSeg >= 0 ? buf[start + lastSeg]! : 0) ?? segmentOfFlag(seg) : null;
   let operandSize: 16 | 32 | 64 = mode === 16 ? 16 : 32;
   if (prefixes & P_DATA) operandSize = operandSize === 16 ? 32 : 16;
   if (rex & REX_W) operandSize = 64;
