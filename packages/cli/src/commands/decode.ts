@@ -3,7 +3,7 @@
 // instructions. The ELF file is read by the linker package's parseElf (the project's one ELF reader).
 import { readFileSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { decode, formatInstruction, type CpuMode } from '@previrt/isa';
+import { decode, formatInstruction, scanInstructions, type CpuMode } from '@previrt/isa';
 import {
   parseElf, ElfError, type ElfFile, type ElfSymbol,
   EM_386, EM_X86_64, ET_REL, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT,
@@ -37,12 +37,17 @@ export interface DecodedSite {
 /** Symbol types that name code or data (the ones objdump labels and starts decoding afresh at). */
 const LABEL_TYPES = new Set([STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_GNU_IFUNC]);
 
-/** Walks every executable section; calls `emit` per instruction (and `label` at each symbol). */
+/**
+ * Walks every executable section; calls `emit` per instruction (and `label` at each symbol). With
+ * `sensitiveOnly`, only sensitive instructions are decoded in full and emitted (the rest are walked
+ * with the decoder's fast path).
+ */
 export function disassembleElf(
   elf: ElfFile,
   emit: (site: DecodedSite, raw: Uint8Array) => void,
   label?: (section: string, address: number, name: string) => void,
   progress?: (done: number) => void,
+  sensitiveOnly = false,
 ): void {
   const mode: CpuMode = elf.header.machine === EM_X86_64 ? 64 : 32;
   const relocatable = elf.header.type === ET_REL;
@@ -65,14 +70,25 @@ export function disassembleElf(
         si++;
       }
       const nextStart = si < starts.length ? starts[si]! : sec.size;
-      const insn = decode(data.subarray(0, nextStart), off, mode, base + off);
-      const len = Math.max(1, insn.length);
-      const at = where(base + off);
-      emit({
-        address: base + off, length: len, mnemonic: insn.mnemonic, operands: insn.operandText,
-        class: insn.sensitive?.name ?? null, symbol: at?.name ?? null,
-        offset: at ? at.offset : base + off, section: sec.name,
-      }, data.subarray(off, off + len));
+      const window = data.subarray(0, nextStart);
+      const emitAt = (o: number): number => {
+        const insn = decode(window, o, mode, base + o);
+        const len = Math.max(1, insn.length);
+        const at = where(base + o);
+        emit({
+          address: base + o, length: len, mnemonic: insn.mnemonic, operands: insn.operandText,
+          class: insn.sensitive?.name ?? null, symbol: at?.name ?? null,
+          offset: at ? at.offset : base + o, section: sec.name,
+        }, data.subarray(o, o + len));
+        return len;
+      };
+      if (sensitiveOnly) {
+        scanInstructions(window, off, nextStart, mode, (o, _len, cls) => { if (cls) emitAt(o); });
+        if (progress && (nextStart >> 16) !== (off >> 16)) progress(sec.offset + nextStart);
+        off = nextStart;
+        continue;
+      }
+      const len = emitAt(off);
       off += len;
       if (progress && (off & 0xffff) < len) progress(sec.offset + off);
     }
@@ -111,37 +127,68 @@ export const decodeCommand: CommandModule<object, DecodeArgs> = {
     const elf = readX86Elf(bytes, file);
     const showProgress = !args.quiet && process.stderr.isTTY === true && bytes.length > 1 << 20;
     const progress = showProgress ? (done: number) => process.stderr.write(`\rdecoding ${file}: ${Math.min(100, Math.floor((done * 100) / bytes.length))}%`) : undefined;
-    const out: string[] = [];
-    const sites: DecodedSite[] = [];
-    const all: DecodedSite[] = [];
+    // Output goes out in chunks: a whole listing of a large binary is more than one string can hold.
+    const out = new ChunkedWriter();
+    const strip = ({ section: _s, operands: _o, ...rest }: DecodedSite) => rest;
+    if (args.json) {
+      // The sensitive sites first (a fast walk), then, without --sensitive, every instruction.
+      const sites: DecodedSite[] = [];
+      disassembleElf(elf, (site) => { sites.push(site); }, undefined, args.sensitive ? progress : undefined, true);
+      out.write(`{"file":${JSON.stringify(file)},"sites":${JSON.stringify(sites.map(strip))}`);
+      if (!args.sensitive) {
+        out.write(',"instructions":[');
+        let first = true;
+        disassembleElf(elf, (site) => {
+          const { section: _s, ...rest } = site;
+          out.write((first ? '' : ',') + JSON.stringify(rest));
+          first = false;
+        }, undefined, progress);
+        out.write(']');
+      }
+      if (showProgress) process.stderr.write('\r\x1b[K');
+      out.write('}\n');
+      out.end();
+      return;
+    }
     let lastSection = '';
-    const sectionHeader = (name: string) => { if (name !== lastSection) { out.push('', `Disassembly of section ${name}:`); lastSection = name; } };
+    let lines = 0;
+    const line = (text: string) => { out.write(text + '\n'); lines++; };
+    const sectionHeader = (name: string) => { if (name !== lastSection) { line(''); line(`Disassembly of section ${name}:`); lastSection = name; } };
     const width = elf.header.bits === 64 ? 16 : 8;
     disassembleElf(elf, (site, raw) => {
-      if (site.class !== null) sites.push(site);
-      if (args.json) { if (!args.sensitive) all.push(site); return; }
+      const text = formatInstruction({ mnemonic: site.mnemonic, operandText: site.operands } as never);
       if (args.sensitive) {
-        if (site.class === null) return;
         const where = site.symbol ? `<${site.symbol}+0x${hex(site.offset)}>` : `<${site.section}>`;
-        out.push(`${hex(site.address).padStart(8, '0')} ${where}: ${formatInstruction({ mnemonic: site.mnemonic, operandText: site.operands } as never)}\t[${site.class}]`);
+        line(`${hex(site.address).padStart(8, '0')} ${where}: ${text}\t[${site.class}]`);
         return;
       }
       sectionHeader(site.section);
-      const bytesText = [...raw].map((b) => b.toString(16).padStart(2, '0')).join(' ');
-      const text = formatInstruction({ mnemonic: site.mnemonic, operandText: site.operands } as never);
-      out.push(`${hex(site.address).padStart(8, ' ')}:\t${bytesText.padEnd(21, ' ')}\t${text}${site.class ? `\t# sensitive: ${site.class}` : ''}`);
-    }, args.json || args.sensitive ? undefined : (section, address, name) => { sectionHeader(section); out.push('', `${hex(address).padStart(width, '0')} <${name}>:`); }, progress);
+      let bytesText = '';
+      for (const b of raw) bytesText += (bytesText ? ' ' : '') + b.toString(16).padStart(2, '0');
+      line(`${hex(site.address).padStart(8, ' ')}:\t${bytesText.padEnd(21, ' ')}\t${text}${site.class ? `\t# sensitive: ${site.class}` : ''}`);
+    }, args.sensitive ? undefined : (section, address, name) => { sectionHeader(section); line(''); line(`${hex(address).padStart(width, '0')} <${name}>:`); }, progress, args.sensitive);
     if (showProgress) process.stderr.write('\r\x1b[K');
-    if (args.json) {
-      const strip = ({ section: _s, operands: _o, ...rest }: DecodedSite) => rest;
-      const obj: Record<string, unknown> = { file, sites: sites.map(strip) };
-      if (!args.sensitive) obj.instructions = all.map(({ section: _s, ...rest }) => rest);
-      process.stdout.write(JSON.stringify(obj) + '\n');
-      return;
-    }
-    if (args.sensitive && out.length === 0) out.push(`${file}: no sensitive instructions`);
-    process.stdout.write(out.join('\n') + '\n');
+    if (args.sensitive && lines === 0) line(`${file}: no sensitive instructions`);
+    if (!args.sensitive && lines === 0) line('');
+    out.end();
   },
 };
+
+/** Collects output and hands it to stdout a megabyte at a time. */
+class ChunkedWriter {
+  private parts: string[] = [];
+  private size = 0;
+  write(s: string): void {
+    this.parts.push(s);
+    this.size += s.length;
+    if (this.size >= 1 << 20) this.flush();
+  }
+  end(): void { this.flush(); }
+  private flush(): void {
+    if (this.parts.length) process.stdout.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
 
 export default decodeCommand;
