@@ -110,3 +110,16 @@ export function mayBeSensitiveAtt(mnemonic: string): boolean {
   const m = mnemonic.toLowerCase();
   return byMnemonic.has(m) || /^(jmp|call)[wlq]?$/.test(m);
 }
+
+const SPECIAL_REGISTER = /%(?:[cdefgs]s|cr\d|d[br]\d)/i;
+
+/**
+ * Cheap pre-test on a whole instruction: false when classifyAtt(mnemonic, operands) is surely null
+ * because the mnemonic is sensitive only with a segment, control or debug register operand
+ * (`mov`, `push`, `pop`) and `operandText` names none. True otherwise (classify to be sure).
+ */
+export function attOperandsMayMatter(mnemonic: string, operandText: string): boolean {
+  const candidates = byMnemonic.get(mnemonic.toLowerCase());
+  if (!candidates || candidates.some((c) => c.att.operand === undefined)) return true;
+  return SPECIAL_REGISTER.test(operandText);
+}
