@@ -5,7 +5,7 @@
 // of the instruction it belongs to, so line numbers (and the assembler's diagnostics) stay those of
 // the input.
 import {
-  ATT_PREFIXES, SENSITIVE_CLASSES, classifyAtt, mayBeSensitiveAtt, splitAttOperands, splitAttStatement,
+  ATT_PREFIXES, SENSITIVE_CLASSES, attOperandsMayMatter, classifyAtt, mayBeSensitiveAtt, splitAttOperands, splitAttStatement,
   type SensitiveClass,
 } from '@previrt/isa';
 import { lexLine, type Statement } from './lexer.js';
@@ -109,7 +109,7 @@ function isWordChar(c: number): boolean {
  * For a line with one statement and no comment or string: false when its first word (after any
  * labels) is neither a directive the rewriter acts on nor a possibly sensitive mnemonic or prefix.
  */
-function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<string, MacroInfo>): boolean {
+function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<string, MacroInfo>, intel: boolean): boolean {
   // A comment, string, character constant or second statement: the full parser decides.
   for (let k = from; k < to; k++) {
     const c = text.charCodeAt(k);
@@ -135,7 +135,11 @@ function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<s
       hit = mayBeSensitiveAtt(word) || ATT_PREFIXES.has(word.toLowerCase());
       mnemonicCache.set(word, hit);
     }
-    return hit;
+    if (!hit) return false;
+    // `movl %eax, 8(%esp)` cannot be sensitive: only some operands make mov, push or pop so (unless
+    // the operands are macro parameters, or Intel syntax, where registers carry no %).
+    const operands = text.slice(p, to);
+    return intel || operands.includes('\\') || attOperandsMayMatter(word, operands);
   }
 }
 
@@ -331,7 +335,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
     pos = end + 1;
     lineCount = ln + 1;
     // Fast path: most lines are one plain statement whose first word says it cannot matter.
-    if (!inBlockComment && !mayMatter(source, from, end, macros)) continue;
+    if (!inBlockComment && !mayMatter(source, from, end, macros, intel)) continue;
     const line = source.slice(from, end);
     lineStart[ln] = from;
     const lexed = lexLine(line, inBlockComment);
