@@ -110,11 +110,6 @@ function isWordChar(c: number): boolean {
  * labels) is neither a directive the rewriter acts on nor a possibly sensitive mnemonic or prefix.
  */
 function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<string, MacroInfo>, intel: boolean): boolean {
-  // A comment, string, character constant or second statement: the full parser decides.
-  for (let k = from; k < to; k++) {
-    const c = text.charCodeAt(k);
-    if (c === 34 || c === 39 || c === 35 || c === 59 || c === 47) return true;
-  }
   let p = from;
   for (;;) {
     while (p < to && (text.charCodeAt(p) === 32 || text.charCodeAt(p) === 9)) p++;
@@ -141,6 +136,11 @@ function mayMatter(text: string, from: number, to: number, macros: ReadonlyMap<s
     const operands = text.slice(p, to);
     return intel || operands.includes('\\') || attOperandsMayMatter(word, operands);
   }
+}
+
+function indexOrEnd(text: string, c: string, from: number): number {
+  const i = text.indexOf(c, from);
+  return i < 0 ? text.length : i;
 }
 
 interface Body {
@@ -328,14 +328,22 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   // Lines are walked by offset; only the ones that may matter become strings.
   const lineStart: number[] = [];
   let lineCount = 0;
+  let nextSemicolon = -1;
+  let nextHash = -1;
+  let nextSlash = -1;
   for (let pos = 0, ln = 0; pos <= source.length && !ended; ln++) {
     let end = source.indexOf('\n', pos);
     if (end < 0) end = source.length;
     const from = pos;
     pos = end + 1;
     lineCount = ln + 1;
-    // Fast path: most lines are one plain statement whose first word says it cannot matter.
-    if (!inBlockComment && !mayMatter(source, from, end, macros, intel)) continue;
+    // Fast path: most lines are one plain statement (no `;`, no comment) whose first word says it
+    // cannot matter. The next `;`, `#` and `/` are found with indexOf, once per occurrence.
+    if (nextSemicolon < from) nextSemicolon = indexOrEnd(source, ';', from);
+    if (nextHash < from) nextHash = indexOrEnd(source, '#', from);
+    if (nextSlash < from) nextSlash = indexOrEnd(source, '/', from);
+    const plain = nextSemicolon >= end && nextHash >= end && nextSlash >= end;
+    if (!inBlockComment && plain && !mayMatter(source, from, end, macros, intel)) continue;
     const line = source.slice(from, end);
     lineStart[ln] = from;
     const lexed = lexLine(line, inBlockComment);
