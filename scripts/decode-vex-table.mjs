@@ -77,15 +77,19 @@ function buildCells(kind, rows64, rows32) {
   const valid32 = new Set(rows32.filter((r) => !r.bad).map((r) => key(r.map, r.op, r.pp, r.reg, r.L, r.W, r.mod3, r.vvvv)));
   const problems = [];
 
+  const combos = [0, 1].flatMap((w) => [false, true].flatMap((m) => k.lValues.map((l) => [w, m, l])));
   function spec(rs) {
     const plain = rs.filter((r) => r.vvvv === 15);
     const valid = plain.filter((r) => !r.bad);
     const majorityTableBad = (list) => list.filter((r) => r.tableBad).length * 2 >= list.length;
+    // How objdump rejects the forms in `list`, for each (W, ModRM form, L) in that order: - or !.
+    const flavors = (list) => combos.map(([w, m, l]) => {
+      const here = list.filter((r) => r.W === w && r.mod3 === m && r.L === l);
+      return here.length && !majorityTableBad(here) ? '!' : '-';
+    }).join('');
     if (valid.length === 0) {
-      // How objdump rejects it, for (W0, memory), (W0, register), (W1, memory), (W1, register).
-      const flavors = [[0, false], [0, true], [1, false], [1, true]]
-        .map(([w, m]) => (majorityTableBad(plain.filter((r) => r.W === w && r.mod3 === m)) ? '-' : '!')).join('');
-      return flavors === '----' ? '-' : flavors === '!!!!' ? '!' : `?${flavors}`;
+      const f = flavors(plain);
+      return /^-+$/.test(f) ? '-' : /^!+$/.test(f) ? '!' : `?${f}`;
     }
     const L = [...new Set(valid.map((r) => r.L))].sort(), W = [...new Set(valid.map((r) => r.W))].sort();
     const mods = [...new Set(valid.map((r) => r.mod3))];
@@ -119,7 +123,12 @@ function buildCells(kind, rows64, rows32) {
     else if (reset.length) problems.push(`${kind} ${rs[0].map}:${rs[0].op.toString(16)} pp${rs[0].pp}: forms ending after one byte do not follow the ModRM form`);
     // Forms outside L x W x mod that objdump rejects through its mandatory-prefix check (printed without prefixes).
     const invalid = plain.filter((r) => r.bad);
-    if (invalid.length && !majorityTableBad(invalid)) s += ' !';
+    if (invalid.length) {
+      const f = flavors(invalid);
+      const rejectedEverywhere = combos.every(([w, m, l], i) => f[i] === '!' || !invalid.some((r) => r.W === w && r.mod3 === m && r.L === l));
+      if (rejectedEverywhere) s += ' !';
+      else if (f.includes('!')) s += ` !${f}`;
+    }
     // Legacy (16/32-bit) mode: the same forms, or none (64-bit-only instructions).
     const v32 = rs.map((r) => valid32.has(key(r.map, r.op, r.pp, r.reg, r.L, r.W, r.mod3, r.vvvv)));
     if (!rs.every((r, i) => v32[i] === !r.bad)) {
@@ -179,8 +188,8 @@ lines.push(`// VEX, XOP and EVEX opcode maps: which encodings are instructions, 
 // A row is the four cells of one opcode, for pp = none | 66 | f3 | f2. A cell is
 //   -            no instruction: objdump prints "(bad)" (with the prefixes and EVEX masking)
 //   !            no instruction: objdump's mandatory-prefix check rejects it ("(bad)" alone)
-//   ?abcd        no instruction, rejected as a (- or !) for W0 memory, b for W0 register, c for W1
-//                memory, d for W1 register forms
+//   ?xx...       no instruction, rejected as - or ! depending on W, ModRM form and L: one character
+//                for each (W0|W1) x (memory|register) x (L0|L1[|L2]), in that order
 //   /r c0; ...; c7   one cell per ModRM.reg
 //   name flags   an instruction (name as objdump prints it; "a|b": a for W0, b for W1), where
 //     L0 L1 L01 L12 ...  the vector lengths (VEX.L, EVEX.L'L) it exists for (default: all)
@@ -192,7 +201,8 @@ lines.push(`// VEX, XOP and EVEX opcode maps: which encodings are instructions, 
 //     vsib         its memory operand needs a SIB byte: without one, objdump reads no displacement
 //     reg1 mem1    that ModRM form is decoded, but objdump's operand check ends it after the escape byte
 //                  (and its immediate, read from there)
-//     !            its forms outside those are rejected by the mandatory-prefix check (see above)
+//     !            its forms outside those are rejected by the mandatory-prefix check (see above);
+//     !xx...       ...those of the W/form/L combinations marked ! (as for ?xx...)
 //     x64          64-bit mode only
 export type VexTable = Readonly<Record<number, Readonly<Record<number, string>>>>;
 `);

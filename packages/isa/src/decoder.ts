@@ -1092,27 +1092,39 @@ function decodeVexLike(kind: Sp, sizeflag: number): boolean {
 /** One instruction of the VEX/EVEX/XOP tables and the forms it exists in. */
 interface VexForm {
   name0: string; name1: string; lmask: number; wmask: number; memOk: boolean; regOk: boolean;
-  vMem: boolean; vReg: boolean; imm: number; resetMem: boolean; resetReg: boolean; checkBad: boolean; only64: boolean;
+  vMem: boolean; vReg: boolean; imm: number; resetMem: boolean; resetReg: boolean;
+  /** The (W, form, L) combinations (flavorBit) whose forms objdump's prefix check rejects; the others have no entry. */
+  rejected: number;
   /** The memory operand needs a SIB byte (VSIB); without one objdump reads no displacement. */
   vsib: boolean;
 }
 /** A cell with no instruction: objdump's table has none (prints "(bad)" with prefixes), or its prefix check rejects it. */
 const CELL_UNDEFINED = 1, CELL_REJECTED = 2;
-/** No instruction, undefined or rejected by W and ModRM form: CELL_MIXED | bit (W * 2 + register form) set when rejected. */
-const CELL_MIXED = 16;
-function cellStatus(cell: number, w: number, mod3: boolean): number {
+/**
+ * No instruction, undefined or rejected depending on W, ModRM form and L: CELL_MIXED | a mask with the
+ * bit of each rejected combination set (see flavorBit).
+ */
+const CELL_MIXED = 1 << 16;
+/** The bit of a (W, ModRM form, L) combination in a rejection mask; EVEX has three L values, VEX/XOP two. */
+function flavorBit(w: number, mod3: boolean, l: number, evexTable: boolean): number {
+  return 1 << ((w * 2 + (mod3 ? 1 : 0)) * (evexTable ? 3 : 2) + l);
+}
+function parseFlavors(chars: string): number {
+  return [...chars].reduce((m, c, i) => m | (c === '!' ? 1 << i : 0), 0);
+}
+function cellStatus(cell: number, bit: number): number {
   if (!(cell & CELL_MIXED)) return cell;
-  return (cell >> (w * 2 + (mod3 ? 1 : 0))) & 1 ? CELL_REJECTED : CELL_UNDEFINED;
+  return cell & bit ? CELL_REJECTED : CELL_UNDEFINED;
 }
 type VexCell = VexForm | number | (VexForm | number)[];
 
 function parseVexForm(text: string, allL: number): VexForm | number {
   if (text === '-') return CELL_UNDEFINED;
   if (text === '!') return CELL_REJECTED;
-  if (text.startsWith('?')) return [...text.slice(1)].reduce((m, c, i) => m | (c === '!' ? 1 << i : 0), CELL_MIXED);
+  if (text.startsWith('?')) return CELL_MIXED | parseFlavors(text.slice(1));
   const [names, ...flags] = text.split(' ');
   const [name0, name1 = name0] = names!.split('|') as [string, string?];
-  const f: VexForm = { name0, name1: name1!, lmask: allL, wmask: 3, memOk: true, regOk: true, vMem: false, vReg: false, imm: 0, resetMem: false, resetReg: false, checkBad: false, only64: false, vsib: false };
+  const f: VexForm = { name0, name1: name1!, lmask: allL, wmask: 3, memOk: true, regOk: true, vMem: false, vReg: false, imm: 0, resetMem: false, resetReg: false, rejected: 0, vsib: false };
   for (const flag of flags) {
     if (/^L\d+$/.test(flag)) f.lmask = [...flag.slice(1)].reduce((m, d) => m | (1 << Number(d)), 0);
     else if (flag === 'W0' || flag === 'W1') f.wmask = 1 << Number(flag[1]);
@@ -1125,8 +1137,9 @@ function parseVexForm(text: string, allL: number): VexForm | number {
     else if (flag === 'Id') f.imm = 4;
     else if (flag === 'reg1') f.resetReg = true;
     else if (flag === 'mem1') f.resetMem = true;
-    else if (flag === '!') f.checkBad = true;
-    else if (flag === 'x64') f.only64 = true;
+    else if (flag === '!') f.rejected = -1;
+    else if (flag.startsWith('!')) f.rejected = parseFlavors(flag.slice(1));
+    else if (flag === 'x64') { /* the whole row is left out of VEX_CELLS_LEGACY */ }
     else if (flag === 'vsib') f.vsib = true;
     else if (flag !== 'nomodrm') throw new Error(`vex-opcodes: unknown flag ${flag} in "${text}"`);
   }
@@ -1136,17 +1149,24 @@ function parseVexForm(text: string, allL: number): VexForm | number {
 /** Cells by table (VEX maps 1-3, XOP maps 8-10, EVEX maps 1, 2, 3, 5, 6), opcode * 4 + pp. */
 const VEX_TABLE_INDEX: Record<string, number> = { v1: 0, v2: 1, v3: 2, x8: 3, x9: 4, x10: 5, e1: 6, e2: 7, e3: 8, e5: 9, e6: 10 };
 const VEX_CELLS: VexCell[][] = [];
+/** The same outside 64-bit mode, where an opcode of 64-bit-only instructions is not in objdump's tables at all. */
+const VEX_CELLS_LEGACY: VexCell[][] = [];
 for (const [prefix, maps, allL] of [['v', VEX_MAPS, 3], ['x', XOP_MAPS, 3], ['e', EVEX_MAPS, 7]] as const) {
   for (const [map, rows] of Object.entries(maps)) {
     const cells: VexCell[] = new Array(1024).fill(CELL_UNDEFINED);
+    const legacy: VexCell[] = new Array(1024).fill(CELL_UNDEFINED);
     for (const [op, row] of Object.entries(rows)) {
       const pps = row.split(' | ');
       if (pps.length !== 4) throw new Error(`vex-opcodes: ${prefix}${map} ${op}: expected 4 cells`);
+      const only64 = / x64\b/.test(row);
       pps.forEach((cell, pp) => {
-        cells[Number(op) * 4 + pp] = cell.startsWith('/r ') ? cell.slice(3).split('; ').map((c) => parseVexForm(c, allL)) : parseVexForm(cell, allL);
+        const i = Number(op) * 4 + pp;
+        cells[i] = cell.startsWith('/r ') ? cell.slice(3).split('; ').map((c) => parseVexForm(c, allL)) : parseVexForm(cell, allL);
+        if (!only64) legacy[i] = cells[i]!;
       });
     }
     VEX_CELLS[VEX_TABLE_INDEX[prefix + map]!] = cells;
+    VEX_CELLS_LEGACY[VEX_TABLE_INDEX[prefix + map]!] = legacy;
   }
 }
 const VEX_PP: Record<number, number> = { 0: 0, 0x66: 1, 0xf3: 2, 0xf2: 3 };
@@ -1155,7 +1175,7 @@ const NAMES_ROUNDING = ['{rn-', '{rd-', '{ru-', '{rz-'];
 
 /** The table cell of the current VEX/EVEX/XOP instruction (after its ModRM byte was read). */
 function vexCell(): VexForm | number {
-  const table = VEX_CELLS[VEX_TABLE_INDEX[(evex ? 'e' : opcodeMapId === 'xop' ? 'x' : 'v') + vexMap]!]!;
+  const table = (mode === 64 ? VEX_CELLS : VEX_CELLS_LEGACY)[VEX_TABLE_INDEX[(evex ? 'e' : opcodeMapId === 'xop' ? 'x' : 'v') + vexMap]!]!;
   const cell = table[opcodeByte * 4 + VEX_PP[vexPrefix]!]!;
   return Array.isArray(cell) ? cell[modReg]! : cell;
 }
@@ -1172,12 +1192,13 @@ function vexFinish(origSizeflag: number, sizeflag: number): number {
   if (evex && vexLL === 3 && !(mod3 && vexB)) status = CELL_UNDEFINED;
   else {
     const cell = vexCell();
-    if (typeof cell === 'number') status = cellStatus(cell, vexW ? 1 : 0, mod3);
+    const l = evex ? (mod3 && vexB ? 2 : vexLL) : vexLength === 256 ? 1 : 0;
+    const bit = flavorBit(vexW ? 1 : 0, mod3, l, evex);
+    if (typeof cell === 'number') status = cellStatus(cell, bit);
     else {
       form = cell;
-      const l = evex ? (mod3 && vexB ? 2 : vexLL) : vexLength === 256 ? 1 : 0;
-      if (!((form.lmask >> l) & 1) || !((form.wmask >> (vexW ? 1 : 0)) & 1) || !(mod3 ? form.regOk : form.memOk) || (form.only64 && mode !== 64)) {
-        status = form.checkBad ? CELL_REJECTED : CELL_UNDEFINED;
+      if (!((form.lmask >> l) & 1) || !((form.wmask >> (vexW ? 1 : 0)) & 1) || !(mod3 ? form.regOk : form.memOk)) {
+        status = form.rejected & bit ? CELL_REJECTED : CELL_UNDEFINED;
       }
     }
   }
@@ -1189,7 +1210,7 @@ function vexFinish(origSizeflag: number, sizeflag: number): number {
   if (status === CELL_UNDEFINED) {
     // objdump's "(bad)" entry: no operands, then the vvvv and EVEX.z checks, then the usual printing.
     if (vexRegSpec !== 0 || (evex && vexZero && vexMask === 0)) return alone();
-    const length = finishPrefixes(origSizeflag);
+    const length = finishPrefixes();
     resultMnemonic = text ? printedPrefixes(origSizeflag) + '(bad)' : '(bad)';
     if (length > 15) return 15;
     if (text && evex) {
@@ -1213,7 +1234,7 @@ function vexFinish(origSizeflag: number, sizeflag: number): number {
   if (imm === 1) recordImm(get8()); else if (imm === 4) recordImm(get32());
   const usesVvvv = form !== null && (mod3 ? form.vReg : form.vMem);
   if ((vexRegSpec !== 0 && !usesVvvv) || (evex && vexZero && vexMask === 0) || status === CELL_REJECTED) return alone();
-  const length = finishPrefixes(origSizeflag);
+  const length = finishPrefixes();
   const pfx = text ? printedPrefixes(origSizeflag) : '';
   if (length > 15) { resultMnemonic = pfx + '(bad)'; return 15; }
   resultValid = !reset;
@@ -1224,7 +1245,7 @@ function vexFinish(origSizeflag: number, sizeflag: number): number {
 }
 
 /** Marks the prefixes an instruction used (they are not printed separately); returns its length so far. */
-function finishPrefixes(_origSizeflag: number): number {
+function finishPrefixes(): number {
   if ((prefixes & (P_CS | P_SS | P_DS | P_ES | P_FS | P_GS)) !== 0 && (usedPrefixes & activeSeg) !== 0) allPrefixes[lastSeg] = 0;
   if ((prefixes & P_ADDR) !== 0 && (usedPrefixes & P_ADDR) !== 0) allPrefixes[lastAddr] = 0;
   return codep - start;
@@ -1258,7 +1279,7 @@ function reset(): void {
 }
 
 function printedPrefixes(sizeflag: number, upTo = 16): string {
-  if (prefixes === 0 && rex === 0 && fwaitPrefix < 0) return '';
+  if (prefixes === 0 && lastRex < 0 && fwaitPrefix < 0) return '';
   let s = '';
   for (let i = 0; i < upTo && i < 16; i++) if (allPrefixes[i]) s += prefixName(allPrefixes[i]!, sizeflag) + ' ';
   return s;
@@ -1765,14 +1786,15 @@ function fastVex(bytes: Uint8Array, off: number, end: number, mode: CpuMode, p: 
   let form: VexForm | null = null;
   if (evexForm && ll === 3 && !(mod3 && b)) status = CELL_UNDEFINED;
   else {
-    let cell = VEX_CELLS[table]![op * 4 + pp]!;
+    let cell = (m64 ? VEX_CELLS : VEX_CELLS_LEGACY)[table]![op * 4 + pp]!;
     if (Array.isArray(cell)) cell = cell[(modrm >> 3) & 7]!;
-    if (typeof cell === 'number') status = cellStatus(cell, w, mod3);
+    if (evexForm && mod3 && b) l = 2;
+    const bit = flavorBit(w, mod3, l, evexForm);
+    if (typeof cell === 'number') status = cellStatus(cell, bit);
     else {
       form = cell;
-      if (evexForm && mod3 && b) l = 2;
-      if (!((form.lmask >> l) & 1) || !((form.wmask >> w) & 1) || !(mod3 ? form.regOk : form.memOk) || (form.only64 && !m64)) {
-        status = form.checkBad ? CELL_REJECTED : CELL_UNDEFINED;
+      if (!((form.lmask >> l) & 1) || !((form.wmask >> w) & 1) || !(mod3 ? form.regOk : form.memOk)) {
+        status = form.rejected & bit ? CELL_REJECTED : CELL_UNDEFINED;
       } else if (mod3 ? form.resetReg : form.resetMem) return -1;
     }
   }
@@ -1783,7 +1805,7 @@ function fastVex(bytes: Uint8Array, off: number, end: number, mode: CpuMode, p: 
     const rm = modrm & 7;
     if (aflag && !mod3 && rm === 4) need = p + 2;
   }
-  if (status === CELL_UNDEFINED) return need > end ? -1 : opEnd - off;
+  if (status === CELL_UNDEFINED) return need > end || opEnd - off > 15 ? -1 : opEnd - off;
   if (hasModrm) {
     p++;
     if (!mod3 && !(form?.vsib && !(aflag && (modrm & 7) === 4))) {

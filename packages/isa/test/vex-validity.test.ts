@@ -44,7 +44,7 @@ function randomEncoding(r: () => number, mode: CpuMode): number[] {
   return out;
 }
 
-interface Outcome { encodings: number; boundary: string[]; validity: string[]; badText: number; badTextSame: number; scanMismatches: number }
+interface Outcome { encodings: number; boundary: string[]; validity: string[]; badText: number; badTextSame: number; badTextDiffers: string[]; scanMismatches: number }
 
 function compare(mode: CpuMode, seed: number, count: number): Outcome {
   const r = rng(seed);
@@ -54,7 +54,7 @@ function compare(mode: CpuMode, seed: number, count: number): Outcome {
     writeFileSync(join(dir, 'vex.bin'), blob);
     return run('objdump', ['-D', '-b', 'binary', '-m', mode === 64 ? 'i386:x86-64' : mode === 32 ? 'i386' : 'i8086', '--insn-width=15', '-w', join(dir, 'vex.bin')], { maxBuffer: 1 << 30 });
   });
-  const out: Outcome = { encodings: 0, boundary: [], validity: [], badText: 0, badTextSame: 0, scanMismatches: 0 };
+  const out: Outcome = { encodings: 0, boundary: [], validity: [], badText: 0, badTextSame: 0, badTextDiffers: [], scanMismatches: 0 };
   const prefixWords = /^(?:(?:data16|data32|addr16|addr32|repz|repnz|lock|cs|ds|es|ss|fs|gs|rex(?:\.[WRXB]+)?)\s+)*/;
   for (const m of listing.matchAll(/^\s*([0-9a-f]+):\t([0-9a-f ]+?)\s*\t(.*)$/gm)) {
     const at = parseInt(m[1]!, 16);
@@ -70,7 +70,9 @@ function compare(mode: CpuMode, seed: number, count: number): Outcome {
     if (refBad !== isaBad) out.validity.push(`${mode}-bit ${hex}: objdump "${ref}", isa "${d.mnemonic} ${d.operandText}"`);
     if (refBad && isaBad) {
       out.badText++;
-      if (ref === (d.operandText ? `${d.mnemonic} ${d.operandText}` : d.mnemonic)) out.badTextSame++;
+      const mine = d.operandText ? `${d.mnemonic} ${d.operandText}` : d.mnemonic;
+      if (ref === mine) out.badTextSame++;
+      else out.badTextDiffers.push(`${mode}-bit ${hex}: objdump "${ref}", isa "${mine}"`);
     }
     let scanned = -1;
     scanInstructions(blob, at, at + SLOT, mode, (o, len) => { if (o === at) scanned = len; });
@@ -87,7 +89,7 @@ describe('VEX/EVEX/XOP validity vs objdump -D', () => {
     expect(o.boundary.slice(0, 10)).toEqual([]);
     expect(o.validity.slice(0, 10)).toEqual([]);
     expect(o.scanMismatches).toBe(0);
-    // The text of a (bad) depends on which objdump check rejected it; the table records the usual one.
-    expect(o.badTextSame).toBeGreaterThan(o.badText * 0.97);
+    // The text of a (bad) depends on which objdump check rejected it (the table records which).
+    expect(o.badTextDiffers.slice(0, 10)).toEqual([]);
   });
 });
