@@ -140,11 +140,24 @@ try {
         sections.push({ name: m[1], addr: parseInt(m[2], 16), off: parseInt(m[3], 16), size: parseInt(m[4], 16) });
       }
       const rel = /Type:\s+REL/.test(hdr);
+      // objdump decodes each symbol's range on its own: an instruction never runs into the next symbol.
+      const starts = new Map();
+      let section = '';
+      for (const m of out.matchAll(/^Disassembly of section (.*):$|^([0-9a-f]+) <[^>]*>:$/gm)) {
+        if (m[1] !== undefined) { section = m[1]; continue; }
+        if (!starts.has(section)) starts.set(section, []);
+        starts.get(section).push(parseInt(m[2], 16));
+      }
+      for (const list of starts.values()) list.sort((a, b) => a - b);
       compare(objdumpLines(out), (l) => {
         const s = sections.find((x) => x.name === l.section);
         if (!s) return null;
-        const bytes = data.subarray(s.off, s.off + s.size);
-        return { bytes, offset: l.address - (rel ? 0 : s.addr) };
+        const base = rel ? 0 : s.addr;
+        const list = starts.get(l.section) ?? [];
+        let lo = 0, hi = list.length;
+        while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid] <= l.address) lo = mid + 1; else hi = mid; }
+        const end = lo < list.length ? list[lo] - base : s.size;
+        return { bytes: data.subarray(s.off, s.off + end), offset: l.address - base };
       }, mode, stats, mismatches);
     }
   } else {
