@@ -1492,9 +1492,10 @@ function doFloat(floatop: number, sizeflag: number): void {
 // sensitiveClassAt), from one attribute word per (opcode map, mode, prefix state, opcode). The words
 // are derived from the compiled tables above, each the first time it is needed (most never are);
 // where an entry depends on the ModRM byte (groups, register- or memory-only forms) the word points
-// to a row of 256 words, one per ModRM value. What the words cannot express (VEX/EVEX/XOP, 3DNow!,
-// operands that end an instruction early, fwait, prefixes after REX, truncation, over-long
-// instructions) is left to the full decoder above, so the two always agree.
+// to a row of 256 words, one per ModRM value. VEX/EVEX/XOP instructions are measured from the cells
+// of vex-opcodes.ts (fastVex), as vexFinish does. What neither can express (3DNow!, operands that end
+// an instruction early, fwait, prefixes after REX, truncation, over-long instructions) is left to the
+// full decoder above, so the two always agree (packages/isa/test/fast-path.test.ts compares them).
 
 /** The word describes the instruction (if clear: 0 = not derived yet, else ask the full decoder). */
 const A_KNOWN = 1;
@@ -1531,9 +1532,8 @@ for (let b = 0x40; b < 0x50; b++) PREFIX_KIND[b] = 7;
 /** Variants per map: (legacy | 64-bit) x (no rep | f3 last | f2 last) x (no 66 | 66). */
 const FAST_VARIANTS = 12;
 const FAST_ATTR = new Uint32Array(4 * FAST_VARIANTS * 256);
-/** Rows of ModRM-dependent words, and what each was derived from. */
+/** Rows of ModRM-dependent words. */
 const FAST_ROWS: Uint32Array[] = [];
-const FAST_ROW_KEYS: number[] = [];
 const CLASS_BY_ID: (SensitiveClass | null)[] = [];
 for (const c of SENSITIVE_CLASSES) CLASS_BY_ID[c.id] = c;
 const FAST_TABLES = [T1, T2, T38, T3A];
@@ -1664,7 +1664,6 @@ function deriveFastWord(index: number): number {
         for (let m = 0; m < 256; m++) row[m] = m < 0x40 || m >= 0xc0 ? wordFor(map, op, node, m64, rep, d66, m, true) : row[m & 0x3f]!;
         a = A_ROW | (FAST_ROWS.length << A_FIXED_SHIFT);
         FAST_ROWS.push(row);
-        FAST_ROW_KEYS.push(index);
       }
     }
   }
