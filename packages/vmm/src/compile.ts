@@ -12,6 +12,8 @@ import {
 import type { RawInstruction } from './decoder.js';
 import { sensitiveClassByName } from '@previrt/isa';
 import { x87Op } from './x87.js';
+import { cpuidLeaf } from './cpuid.js';
+import { compileSse } from './sse.js';
 
 export type Op = () => void;
 
@@ -1019,10 +1021,9 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         });
       }
     }
-    // SSE/MMX and the rest of the 0F map: no such unit in this CPU model.
-    if ((op >= 0x10 && op <= 0x17) || (op >= 0x28 && op <= 0x2f) || (op >= 0x50 && op <= 0x7f) || op === 0xae || (op >= 0xc2 && op <= 0xc6) || op >= 0xd0 || op === 0x77) {
-      return end(() => c.ud());
-    }
+    // SSE/SSE2 (./sse.ts); other SSE and MMX instructions stop the run as unimplemented.
+    const sse = compileSse(c, insn, isReg ? null : (len, write) => (write ? addrW(len) : addrR(len)));
+    if (sse !== null) return none(sse);
     return unimpl();
   }
   if (map === '0f38' || map === '0f3a') return end(() => c.ud());
@@ -1494,8 +1495,8 @@ function writeCr(c: Cpu, n: number, v: number): void {
     case 2: c.cr2 = v; break;
     case 3: c.cr3 = v; c.flushTlb(true); break;
     default: {
-      // Supported CR4 bits: VME PVI TSD DE PSE PGE PCE (no PAE, no MCE, no SSE state).
-      if (v & ~0x19f) c.gp(0);
+      // Supported CR4 bits: VME PVI TSD DE PSE MCE PGE PCE OSFXSR OSXMMEXCPT (no PAE).
+      if (v & ~0x7df) c.gp(0);
       const changed = c.cr4 ^ v;
       c.cr4 = v;
       if (changed & 0x90) c.flushTlb(false);
@@ -1535,29 +1536,10 @@ function wrmsr(c: Cpu, msr: number, lo: number, hi: number): void {
   }
 }
 
-/** CPUID.1 EDX: FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV. */
-export const CPUID_FEATURES = 0x0000ab3d;
-
-/** The CPU model: see the package README ("CPU model"). */
+/** The CPU model (./cpuid.ts). */
 export function cpuid(c: Cpu): void {
   const R = c.regs;
-  const leaf = R[0] >>> 0;
-  const text = (s: string, i: number): number => s.charCodeAt(i) | (s.charCodeAt(i + 1) << 8) | (s.charCodeAt(i + 2) << 16) | (s.charCodeAt(i + 3) << 24);
-  const brand = 'previrt i386 virtual CPU'.padEnd(48, '\0');
-  let r: [number, number, number, number];
-  switch (leaf) {
-    case 0: r = [1, text('Genu', 0), text('ntel', 0), text('ineI', 0)]; break;
-    // Family 6 model 6 stepping 3 (as QEMU's qemu32); features: FPU DE PSE TSC MSR CX8 APIC SEP PGE CMOV.
-    case 1: r = [0x663, 0x800, 0, CPUID_FEATURES]; break;
-    case 0x80000000: r = [0x80000004, 0, 0, 0]; break;
-    case 0x80000002: case 0x80000003: case 0x80000004: {
-      const o = (leaf - 0x80000002) * 16;
-      r = [text(brand, o), text(brand, o + 4), text(brand, o + 8), text(brand, o + 12)];
-      break;
-    }
-    case 0x80000001: r = [0x663, 0, 0, 0]; break;
-    default: r = leaf >= 0x80000000 ? [0, 0, 0, 0] : [0x663, 0x800, 0, CPUID_FEATURES]; break;
-  }
+  const r = cpuidLeaf(R[0], R[1]);
   R[0] = r[0]; R[3] = r[1]; R[1] = r[2]; R[2] = r[3];
 }
 

@@ -3,6 +3,7 @@
 // area, SeaBIOS's GDT, and the Intel MP floating pointer and configuration table where SeaBIOS puts
 // them (values recorded by fixtures/vmm/probe against QEMU 7.2 / SeaBIOS 1.16).
 import { ImageError, isElf, readElf32, type KernelImage } from './elf.js';
+import { CPU_FEATURES, CPU_SIGNATURE } from './cpuid.js'; // the MP processor entry carries them
 
 export const MULTIBOOT_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
@@ -129,10 +130,6 @@ export function e820Map(ramSize: number): [number, number, number][] {
 
 /** SeaBIOS's flat GDT used at the kernel's entry: null, code 0x08, data 0x10, 16-bit code/data. */
 export const BOOT_GDT = { base: GDT_ADDR, limit: 0x27 };
-
-/** CPUID.1 EDX of this CPU model, as written into the MP processor entry. */
-export const CPU_FEATURES = 0x0000ab3d;
-export const CPU_SIGNATURE = 0x663;
 
 export function writeFirmwareTables(ram: Uint8Array): void {
   const v = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);

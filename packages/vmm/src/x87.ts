@@ -16,12 +16,15 @@ export class Fpu {
   /** Tag word (2 bits per physical register; 3 = empty). */
   tw = 0xffff;
   readonly regs = new Float64Array(8);
+  /** SSE state (./sse.ts): MXCSR and XMM0-7 as four little-endian dwords each. */
+  mxcsr = 0x1f80;
+  readonly xmm = new Int32Array(32);
 
   get top(): number { return (this.sw >> 11) & 7; }
   set top(t: number) { this.sw = (this.sw & ~0x3800) | ((t & 7) << 11); }
   init(): void { this.cw = 0x37f; this.sw = 0; this.tw = 0xffff; }
 
-  private tagOf(v: number): number { return v === 0 ? 1 : Number.isFinite(v) ? 0 : 2; }
+  tagOf(v: number): number { return v === 0 ? 1 : Number.isFinite(v) ? 0 : 2; }
   st(i: number): number { return this.regs[(this.top + i) & 7]; }
   setSt(i: number, v: number): void {
     const p = (this.top + i) & 7;
@@ -244,6 +247,36 @@ export function compileX87(c: Cpu, insn: RawInstruction, addr: (() => number) | 
       return null;
   }
   return null;
+}
+
+/**
+ * The x87 part of an FXSAVE image (SDM vol. 1 table 10-2, 32-bit layout), written as QEMU 7.2 writes
+ * it: FCW, FSW, the abridged tag byte (one bit per physical register in use) as a word, FIP/FCS/FDP/FDS
+ * as zeros, FOP untouched, and ST(0)-ST(7) as 80-bit values in 16-byte slots (the other 6 bytes
+ * untouched).
+ */
+export function fxsaveX87(c: Cpu, a: number): void {
+  const f = c.fpu;
+  let abridged = 0;
+  for (let p = 0; p < 8; p++) if (((f.tw >> (2 * p)) & 3) !== 3) abridged |= 1 << p;
+  c.wr16(a, f.cw); c.wr16((a + 2) | 0, f.sw); c.wr16((a + 4) | 0, abridged);
+  for (let k = 8; k < 24; k += 4) c.wr32((a + k) | 0, 0);
+  for (let i = 0; i < 8; i++) writeF80(c, (a + 32 + 16 * i) | 0, f.st(i));
+}
+
+/** Loads the x87 part of an FXSAVE image (tags of registers in use follow their values). */
+export function fxrstorX87(c: Cpu, a: number): void {
+  const f = c.fpu;
+  const cw = c.rd16(a), sw = c.rd16((a + 2) | 0), abridged = c.rd8((a + 4) | 0);
+  const values = Array.from({ length: 8 }, (_, i) => readF80(c, (a + 32 + 16 * i) | 0));
+  f.cw = cw; f.sw = sw;
+  let tw = 0;
+  for (let i = 0; i < 8; i++) {
+    const p = (f.top + i) & 7;
+    f.regs[p] = values[i];
+    tw |= ((abridged >> p) & 1 ? f.tagOf(values[i]) : 3) << (2 * p);
+  }
+  f.tw = tw;
 }
 
 function env(c: Cpu, a: number, write: boolean, o16: boolean): void {
