@@ -3,3 +3,4 @@ export * from './att.js';
 export * from './builtins.js';
 export * from './decoder.js';
 export * from './encode.js';
+export * from './patches.js';
