@@ -129,6 +129,22 @@ export function compileBlock(c: Cpu, phys: number): Block {
 
 interface Compiled { op: Op; ends: boolean }
 
+/**
+ * One instruction from `bytes`, compiled as if it were at `eip` with `next` as the address after it
+ * (the in-place monitor runs a site's original instruction this way). Control transfers set c.eip;
+ * other instructions leave it alone.
+ */
+export function compileOne(c: Cpu, bytes: Uint8Array, eip: number, next: number): Compiled {
+  const insn = c.decoder(bytes, 0, c.codeSize);
+  try {
+    return compileInsn(c, insn, eip, next);
+  } catch (e) {
+    if (!(e instanceof Unimplemented)) throw e;
+    const what = `${e.what} at ${hex(c.segSel[SEG_CS], 4)}:${hex(eip)}`;
+    return { op: () => { throw new MachineStop(`unimplemented instruction: ${what}`, 'unimplemented'); }, ends: true };
+  }
+}
+
 function signExtend(v: number, ot: number): number {
   return ot === 0 ? (v << 24) >> 24 : ot === 1 ? (v << 16) >> 16 : v | 0;
 }
@@ -377,7 +393,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
     switch (op) {
       case 0x06: case 0x0e: case 0x16: case 0x1e: {
         const s = op >> 3;
-        return none(() => { sens(SC.pushSeg); pushSegment(c, osz, c.segSel[s]); });
+        return none(() => { sens(SC.pushSeg); pushSegment(c, osz, c.visibleSelector(s)); });
       }
       case 0x07: case 0x17: case 0x1f: {
         const s = op >> 3;
@@ -511,9 +527,9 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
       case 0x8c: {
         if (regf > 5) return end(() => c.ud());
         const s = regf;
-        if (isReg) return none(() => { sens(SC.movFromSeg); setReg(osz, rm, c.segSel[s]); });
+        if (isReg) return none(() => { sens(SC.movFromSeg); setReg(osz, rm, c.visibleSelector(s)); });
         const w = rmWriter(1);
-        return none(() => { sens(SC.movFromSeg); w(c.segSel[s]); });
+        return none(() => { sens(SC.movFromSeg); w(c.visibleSelector(s)); });
       }
       case 0x8d: {
         if (isReg) return end(() => c.ud());
@@ -553,7 +569,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
       case 0x9c: return none(() => {
         sens(SC.pushf);
         if ((c.flags & VM) && ((c.flags >> 12) & 3) < 3) c.gp(0);
-        const f = c.getFlags() & ~(VM | 0x10000);
+        const f = c.visibleFlags(c.getFlags() & ~(VM | 0x10000));
         push(f);
       });
       case 0x9d: return end(() => {
@@ -796,7 +812,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
           case 0: case 1: {
             const which = regf;
             const w = isReg ? (v: number) => setReg(osz, rm, v) : rmWriter(1);
-            return none(() => { sens(which === 0 ? SC.sldt : SC.str); w(which === 0 ? c.ldtSel : c.trSel); });
+            return none(() => { sens(which === 0 ? SC.sldt : SC.str); w(which === 0 ? c.visibleLdtr() : c.visibleTr()); });
           }
           case 2: case 3: {
             const r = rmReader(1);
@@ -812,6 +828,14 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
         }
       }
       case 0x01: {
+        // vmcall: the monitor-call instruction, recognised only inside the monitor window.
+        if (isReg && modrm === 0xc1) {
+          return end(() => {
+            const lin = (c.segBase[SEG_CS] + eip) | 0;
+            if (hooks.monitorCall && c.inMonitorWindow(lin)) hooks.monitorCall(lin);
+            else c.ud();
+          });
+        }
         if (isReg && regf !== 4 && regf !== 6) return end(() => c.ud());
         switch (regf) {
           case 0: case 1: {
@@ -821,8 +845,8 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
               sens(isIdt ? SC.sidt : SC.sgdt);
               const addr = a();
               c.probeWrite(addr, 6);
-              c.wr16(addr, isIdt ? c.idtLimit : c.gdtLimit);
-              const base = isIdt ? c.idtBase : c.gdtBase;
+              const [base, limit] = c.visibleTable(isIdt);
+              c.wr16(addr, limit);
               c.wr32((addr + 2) | 0, osz === 1 ? base & 0xffffff : base);
             });
           }
@@ -841,9 +865,9 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
           }
           case 4: {
             // A register destination receives all of CR0 (with a 32-bit operand size), memory 16 bits.
-            if (isReg) { const i = rm; return none(() => { sens(SC.smsw); setReg(osz, i, c.cr0); }); }
+            if (isReg) { const i = rm; return none(() => { sens(SC.smsw); setReg(osz, i, c.visibleCr0()); }); }
             const w = rmWriter(1);
-            return none(() => { sens(SC.smsw); w(c.cr0 & 0xffff); });
+            return none(() => { sens(SC.smsw); w(c.visibleCr0() & 0xffff); });
           }
           case 6: {
             const r = rmReader(1);
@@ -898,7 +922,7 @@ function compileInsn(c: Cpu, insn: RawInstruction, eip: number, next: number): C
       case 0x31: return none(() => {
         sens(SC.rdtsc);
         if ((c.cr4 & 4) && c.cpl !== 0) c.gp(0);
-        const t = c.time;
+        const t = c.tsc;
         R[0] = t % 0x100000000 | 0;
         R[2] = Math.floor(t / 0x100000000) | 0;
       });
@@ -1506,7 +1530,7 @@ function writeCr(c: Cpu, n: number, v: number): void {
 
 function rdmsr(c: Cpu, msr: number): [number, number] {
   switch (msr) {
-    case 0x10: { const t = c.time; return [t % 0x100000000 | 0, Math.floor(t / 0x100000000) | 0]; }
+    case 0x10: { const t = c.tsc; return [t % 0x100000000 | 0, Math.floor(t / 0x100000000) | 0]; }
     case 0x1b: return [c.apicBase, 0];
     case 0x174: return [c.sysenterCs, 0];
     case 0x175: return [c.sysenterEsp, 0];

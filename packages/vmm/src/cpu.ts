@@ -12,6 +12,11 @@ import { Fpu } from './x87.js';
 /** What the CPU needs from the rest of the machine. */
 export interface CpuBus {
   readonly ram: Uint8Array;
+  /**
+   * Guest RAM followed by memory the guest cannot address physically (the in-place monitor's pages,
+   * reached only through the monitor window); `ram` when absent.
+   */
+  readonly memory?: Uint8Array;
   /** Physical access outside RAM (device memory, or nothing: reads give all ones). */
   mmioRead(addr: number, size: 1 | 2 | 4): number;
   mmioWrite(addr: number, size: 1 | 2 | 4, value: number): void;
@@ -30,7 +35,31 @@ export interface CpuHooks {
   sensitive?(classId: number, eip: number): void;
   /** An exception or interrupt is being delivered to the guest. */
   deliver?(vector: number, kind: 'exception' | 'interrupt' | 'software'): void;
+  /** The monitor-call instruction (vmcall, 0F 01 C1) executed inside the monitor window (linear address). */
+  monitorCall?(linear: number): void;
+  /** A guest write to a watched physical page (before it lands; page walks do not count). */
+  pageWrite?(phys: number, size: 1 | 2 | 4, value: number): void;
 }
+
+/**
+ * The monitor window: 4 MB of linear addresses (one page-directory slot) that the MMU resolves to
+ * monitor-owned memory with precedence over the guest's page tables, supervisor accesses only.
+ * `pagePhys[i]` is the physical address of window page i (-1: not present); a page in `busPages`
+ * bypasses the TLB, so every access to it reaches the bus (the state block the monitor watches).
+ */
+export interface MonitorWindowMap {
+  readonly slot: number;
+  readonly pagePhys: Int32Array;
+  readonly busPages: ReadonlySet<number>;
+}
+
+/** The values a deprivileged guest kernel sees from sgdt/sidt/str/sldt/smsw (the hypervisor's). */
+export interface HostView {
+  gdtBase: number; gdtLimit: number; idtBase: number; idtLimit: number; tr: number; ldtr: number; cr0: number;
+}
+
+/** Where guest-physical accesses to the monitor's frames go instead: a page that reads 0. */
+const NO_MEMORY_PAGE = 0xfffff000;
 
 import {
   BP, CpuException, DB, DE, DF_V, FAULT, GP, MachineStop, NP, PF_V, SEG_CS, SEG_DS, SEG_ES, SEG_FS, SEG_GS, SEG_SS, SS_V, TS, UD, hex,
@@ -108,7 +137,23 @@ export class Cpu {
 
   readonly ram: Uint8Array;
   readonly view: DataView;
+  /** Guest RAM size: physical addresses below it are RAM. */
   readonly ramSize: number;
+  /** RAM plus the monitor's memory (the size of `ram`). */
+  readonly memSize: number;
+  /** The monitor window, when a back end installed one. */
+  monitorWindow: MonitorWindowMap | null = null;
+  /** Physical pages whose guest writes are reported to hooks.pageWrite (never cached as writable). */
+  pageWatch: Uint8Array | null = null;
+  /**
+   * The ring the hardware really runs the guest kernel in (0 natively and under hvm, 1 under xen,
+   * 3 under l4). At CPL 0 with a nonzero value, unpatched pushf/popf/iret and the store instructions
+   * behave as they would there (the kernel's virtual CPL stays 0).
+   */
+  kernelRing = 0;
+  hostView: HostView | null = null;
+  /** Cycles a back end charged beyond one per instruction (exits, hypercalls, in-place operations). */
+  chargedCycles = 0;
 
   // Software TLB: linear page -> physical page | 1, one set for supervisor and one for user accesses.
   private readonly tlbSupR = new Int32Array(TLB_SIZE);
@@ -149,10 +194,11 @@ export class Cpu {
   historyPos = 0;
 
   constructor(readonly bus: CpuBus, readonly decoder: RawDecoder) {
-    this.ram = bus.ram;
+    this.ram = bus.memory ?? bus.ram;
     this.ramSize = bus.ram.length;
-    this.view = new DataView(bus.ram.buffer, bus.ram.byteOffset, bus.ram.byteLength);
-    this.codePageFlag = new Uint8Array(this.ramSize >>> 12);
+    this.memSize = this.ram.length;
+    this.view = new DataView(this.ram.buffer, this.ram.byteOffset, this.ram.byteLength);
+    this.codePageFlag = new Uint8Array(this.memSize >>> 12);
   }
 
   // ---------------------------------------------------------------- flags
@@ -180,8 +226,9 @@ export class Cpu {
   popFlags(value: number, size: 16 | 32, fromIret: boolean): void {
     let mask = ARITH_FLAGS | TF | DF | NT;
     if (size === 32) mask |= AC | ID | (fromIret ? RF | VM : 0);
-    if (this.cpl === 0) mask |= IOPL | IF;
-    else if (this.cpl <= ((this.flags >> 12) & 3)) mask |= IF;
+    const ring = this.cpl === 0 ? this.kernelRing : this.cpl;
+    if (ring === 0) mask |= IOPL | IF;
+    else if (ring <= ((this.flags >> 12) & 3)) mask |= IF;
     if (size === 16) mask &= 0xffff;
     this.setFlags(value, mask);
   }
@@ -227,6 +274,15 @@ export class Cpu {
     this.tlbSupR[p] = 0; this.tlbSupW[p] = 0; this.tlbUserR[p] = 0; this.tlbUserW[p] = 0;
     this.tlbGlobal[p] = 0;
   }
+  /** Starts or stops reporting guest writes to a physical page (hooks.pageWrite). */
+  watchPage(ppage: number, on: boolean): void {
+    if (this.pageWatch === null) this.pageWatch = new Uint8Array(this.ramSize >>> 12);
+    if (ppage >= this.pageWatch.length) return;
+    const was = this.pageWatch[ppage] !== 0;
+    this.pageWatch[ppage] = on ? 1 : 0;
+    if (on && !was) this.flushWriteTlb();
+  }
+
   /** Drops write translations so that writes to a page that now holds code take the checked path. */
   private flushWriteTlb(): void {
     for (let i = 0; i < this.tlbCount; i++) {
@@ -245,6 +301,8 @@ export class Cpu {
    */
   translate(lin: number, write: boolean, user: boolean): number {
     lin >>>= 0;
+    const win = this.monitorWindow;
+    if (win !== null && (lin >>> 22) === win.slot) return this.translateWindow(lin, write, user, win);
     let phys: number;
     let writable = true;
     let userOk = true;
@@ -263,7 +321,7 @@ export class Cpu {
         this.checkPageAccess(lin, writable, userOk, write, user);
         let upd = pde | 0x20;
         if (write) upd |= 0x40;
-        if (upd !== pde) this.physWrite32(pdeAddr, upd);
+        if (upd !== pde) this.walkWrite32(pdeAddr, upd);
         phys = ((pde & 0xffc00000) | (lin & 0x3ff000)) >>> 0;
         global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
         dirty = (upd & 0x40) !== 0;
@@ -274,32 +332,69 @@ export class Cpu {
         writable = (pde & 2) !== 0 && (pte & 2) !== 0;
         userOk = (pde & 4) !== 0 && (pte & 4) !== 0;
         this.checkPageAccess(lin, writable, userOk, write, user);
-        if (!(pde & 0x20)) this.physWrite32(pdeAddr, pde | 0x20);
+        if (!(pde & 0x20)) this.walkWrite32(pdeAddr, pde | 0x20);
         let upd = pte | 0x20;
         if (write) upd |= 0x40;
-        if (upd !== pte) this.physWrite32(pteAddr, upd);
+        if (upd !== pte) this.walkWrite32(pteAddr, upd);
         phys = (pte & ~0xfff) >>> 0;
         global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
         dirty = (upd & 0x40) !== 0;
       }
     }
     phys = (phys & this.a20Mask) >>> 0;
+    // The monitor's frames are not guest-physical memory: reach them only through the window.
+    if (win !== null && phys >= this.ramSize && (phys < this.memSize || this.ownsBusPage(win, phys))) phys = NO_MEMORY_PAGE;
     const page = lin >>> 12;
     const ppage = phys >>> 12;
     if (phys + 4096 <= this.ramSize) {
       const entry = (phys | 1);
       const supWrite = dirty && (writable || !(this.cr0 & 0x10000));
       const fresh = this.tlbSupR[page] === 0 && this.tlbUserR[page] === 0;
+      const watched = this.pageWatch !== null && this.pageWatch[ppage] !== 0;
       this.tlbSupR[page] = entry;
-      if (supWrite && !this.codePageFlag[ppage]) this.tlbSupW[page] = entry;
+      if (supWrite && !this.codePageFlag[ppage] && !watched) this.tlbSupW[page] = entry;
       if (userOk) {
         this.tlbUserR[page] = entry;
-        if (writable && dirty && !this.codePageFlag[ppage]) this.tlbUserW[page] = entry;
+        if (writable && dirty && !this.codePageFlag[ppage] && !watched) this.tlbUserW[page] = entry;
       }
       if (global) this.tlbGlobal[page] = 1;
       if (fresh) this.tlbRecord(page);
     }
     return (phys | (lin & 0xfff)) >>> 0;
+  }
+
+  /** A window address: supervisor only, never through the guest's page tables. */
+  private translateWindow(lin: number, write: boolean, user: boolean, win: MonitorWindowMap): number {
+    const index = (lin >>> 12) & 0x3ff;
+    const base = win.pagePhys[index];
+    if (user || base < 0) this.pageFault(lin, base < 0 ? 0 : 1, write, user);
+    const phys = (base + (lin & 0xfff)) >>> 0;
+    if (!win.busPages.has(index) && base + 4096 <= this.memSize) {
+      const page = lin >>> 12;
+      const fresh = this.tlbSupR[page] === 0 && this.tlbUserR[page] === 0;
+      this.tlbSupR[page] = base | 1;
+      if (!this.codePageFlag[base >>> 12]) this.tlbSupW[page] = base | 1;
+      if (fresh) this.tlbRecord(page);
+    }
+    return phys;
+  }
+
+  private ownsBusPage(win: MonitorWindowMap, phys: number): boolean {
+    for (const i of win.busPages) if ((win.pagePhys[i] >>> 12) === (phys >>> 12)) return true;
+    return false;
+  }
+
+  /** Whether a linear address lies in the monitor window. */
+  inMonitorWindow(lin: number): boolean {
+    return this.monitorWindow !== null && (lin >>> 22) === this.monitorWindow.slot;
+  }
+
+  /** Accessed/dirty bits written by the page walk (not a guest write: no watch report). */
+  private walkWrite32(a: number, v: number): void {
+    if (a + 3 < this.ramSize) {
+      if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12);
+      this.view.setInt32(a, v, true);
+    } else this.bus.mmioWrite(a, 4, v);
   }
 
   /** Opens or closes the A20 gate (i8042 output port, port 0x92). */
@@ -318,25 +413,34 @@ export class Cpu {
   }
 
   physRead8(a: number): number {
-    return a < this.ramSize ? this.ram[a] : this.bus.mmioRead(a, 1) & 0xff;
+    return a < this.memSize ? this.ram[a] : this.bus.mmioRead(a, 1) & 0xff;
   }
   physRead16(a: number): number {
-    return a + 1 < this.ramSize ? this.view.getUint16(a, true) : this.bus.mmioRead(a, 2) & 0xffff;
+    return a + 1 < this.memSize ? this.view.getUint16(a, true) : this.bus.mmioRead(a, 2) & 0xffff;
   }
   physRead32(a: number): number {
-    return a + 3 < this.ramSize ? this.view.getInt32(a, true) : this.bus.mmioRead(a, 4) | 0;
+    return a + 3 < this.memSize ? this.view.getInt32(a, true) : this.bus.mmioRead(a, 4) | 0;
   }
   physWrite8(a: number, v: number): void {
-    if (a < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.ram[a] = v; }
-    else this.bus.mmioWrite(a, 1, v & 0xff);
+    if (a < this.memSize) {
+      if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12);
+      if (this.pageWatch !== null && this.pageWatch[a >>> 12]) this.hooks.pageWrite?.(a, 1, v & 0xff);
+      this.ram[a] = v;
+    } else this.bus.mmioWrite(a, 1, v & 0xff);
   }
   physWrite16(a: number, v: number): void {
-    if (a + 1 < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.view.setUint16(a, v & 0xffff, true); }
-    else this.bus.mmioWrite(a, 2, v & 0xffff);
+    if (a + 1 < this.memSize) {
+      if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12);
+      if (this.pageWatch !== null && this.pageWatch[a >>> 12]) this.hooks.pageWrite?.(a, 2, v & 0xffff);
+      this.view.setUint16(a, v & 0xffff, true);
+    } else this.bus.mmioWrite(a, 2, v & 0xffff);
   }
   physWrite32(a: number, v: number): void {
-    if (a + 3 < this.ramSize) { if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12); this.view.setInt32(a, v, true); }
-    else this.bus.mmioWrite(a, 4, v);
+    if (a + 3 < this.memSize) {
+      if (this.codePageFlag[a >>> 12]) this.invalidateCode(a >>> 12);
+      if (this.pageWatch !== null && this.pageWatch[a >>> 12]) this.hooks.pageWrite?.(a, 4, v);
+      this.view.setInt32(a, v, true);
+    } else this.bus.mmioWrite(a, 4, v);
   }
 
   private get userAccess(): boolean { return this.cpl === 3; }
@@ -820,7 +924,7 @@ export class Cpu {
     const e = this.tlbR[lin >>> 12];
     if (e !== 0) return ((e & ~0xfff) | (lin & 0xfff)) >>> 0;
     const pa = this.translate(lin, false, this.userAccess);
-    if (pa >= this.ramSize) throw new MachineStop(`execution outside RAM at physical ${hex(pa)}`, 'unsupported');
+    if (pa >= this.memSize) throw new MachineStop(`execution outside RAM at physical ${hex(pa)}`, 'unsupported');
     return pa;
   }
 
@@ -880,6 +984,34 @@ export class Cpu {
   }
 
   get time(): number { return this.icount + this.idleTime; }
+  /** The time-stamp counter: virtual time plus the cycles a back end charged. */
+  get tsc(): number { return this.icount + this.idleTime + this.chargedCycles; }
+
+  /** Delivers an exception raised on behalf of the instruction at `eip` (the monitor's emulation). */
+  raiseAt(vector: number, hasCode: boolean, code: number, eip: number): void {
+    this.eip = eip;
+    this.deliverException(vector, hasCode, code, eip);
+  }
+
+  // What a deprivileged kernel sees (kernelRing > 0 at CPL 0): the hypervisor's values and RPLs.
+  private get deprivileged(): boolean { return this.cpl === 0 && this.kernelRing !== 0; }
+  /** A segment selector as mov/push show it: %cs and %ss carry the real ring in their RPL. */
+  visibleSelector(seg: number): number {
+    const sel = this.segSel[seg];
+    return this.deprivileged && (seg === SEG_CS || seg === SEG_SS) ? (sel & ~3) | this.kernelRing : sel;
+  }
+  /** The EFLAGS image pushf shows: below ring 0 the real IF is always 1 and IOPL is the hypervisor's 0. */
+  visibleFlags(f: number): number {
+    return this.deprivileged ? (f | IF) & ~IOPL : f;
+  }
+  visibleTable(idt: boolean): [number, number] {
+    const h = this.deprivileged ? this.hostView : null;
+    if (h) return idt ? [h.idtBase, h.idtLimit] : [h.gdtBase, h.gdtLimit];
+    return idt ? [this.idtBase, this.idtLimit] : [this.gdtBase, this.gdtLimit];
+  }
+  visibleTr(): number { const h = this.deprivileged ? this.hostView : null; return h ? h.tr : this.trSel; }
+  visibleLdtr(): number { const h = this.deprivileged ? this.hostView : null; return h ? h.ldtr : this.ldtSel; }
+  visibleCr0(): number { const h = this.deprivileged ? this.hostView : null; return h ? h.cr0 : this.cr0; }
 
   /**
    * Runs until `limit` instructions have retired in total (icount), the CPU halts, or a device asks

@@ -27,6 +27,8 @@ export interface MachineOptions {
   serialOut: (byte: number) => void;
   rtcBase?: number;
   hooks?: CpuHooks;
+  /** Bytes of memory for the in-place monitor after guest RAM (not guest-physical; see Cpu.monitorWindow). */
+  monitorBytes?: number;
 }
 
 export type StopReason = 'exit' | 'reset' | 'halted' | 'limit' | 'failure' | 'waiting-input' | 'idle';
@@ -39,6 +41,8 @@ export interface RunResult {
 
 export class Machine implements CpuBus {
   readonly ram: Uint8Array;
+  /** Guest RAM followed by the monitor's memory. */
+  readonly memory: Uint8Array;
   readonly cpu: Cpu;
   readonly pic: PicPair;
   readonly pit: Pit;
@@ -56,7 +60,8 @@ export class Machine implements CpuBus {
 
   constructor(opts: MachineOptions) {
     const mb = opts.memoryMB ?? 128;
-    this.ram = new Uint8Array(mb * 1024 * 1024);
+    this.memory = new Uint8Array(mb * 1024 * 1024 + (opts.monitorBytes ?? 0));
+    this.ram = this.memory.subarray(0, mb * 1024 * 1024);
     this.cpu = new Cpu(this, isaDecoder);
     if (opts.hooks) this.cpu.hooks = opts.hooks;
     const now = (): number => this.cpu.time;
