@@ -2,7 +2,9 @@
 // protected-mode kernel at its code32_start, a zero page (struct boot_params) with the image's setup
 // header, the command line and the same e820 memory map the Multiboot loader describes (SeaBIOS's),
 // and a GDT with the flat __BOOT_CS (0x10) and __BOOT_DS (0x18). Firmware tables (BDA, MP) are
-// written as for Multiboot kernels.
+// written as for Multiboot kernels. The boot loader's header fields (type of loader, heap end, command
+// line, initrd) are those QEMU's Linux loader writes; an initrd goes where QEMU puts it: page-aligned
+// at the top of what the kernel's initrd_addr_max and the RAM below QEMU's ACPI data allow.
 import { ImageError } from './elf.js';
 import { e820Map, writeFirmwareTables } from './multiboot.js';
 
@@ -14,9 +16,12 @@ export function isBzImage(bytes: Uint8Array): boolean {
   return bytes.length > 0x260 && bytes[0x202] === 0x48 && bytes[0x203] === 0x64 && bytes[0x204] === 0x72 && bytes[0x205] === 0x53;
 }
 
-export interface LinuxBoot { entry: number; zeroPage: number; low: number; high: number; cmdline: string }
+export interface LinuxBoot { entry: number; zeroPage: number; low: number; high: number; cmdline: string; initrd: number }
 
-export function loadLinux(ram: Uint8Array, image: Uint8Array, cmdline: string): LinuxBoot {
+/** What QEMU's Linux loader keeps free at the top of RAM for firmware data (the reserved top 128 KB). */
+const QEMU_ACPI_DATA_SIZE = 0x20000;
+
+export function loadLinux(ram: Uint8Array, image: Uint8Array, cmdline: string, initrd?: Uint8Array): LinuxBoot {
   const v = new DataView(image.buffer, image.byteOffset, image.byteLength);
   const version = v.getUint16(0x206, true);
   if (version < 0x0204) throw new ImageError(`Linux boot protocol ${version >> 8}.${version & 0xff} is too old (2.04 or later needed)`);
@@ -34,9 +39,20 @@ export function loadLinux(ram: Uint8Array, image: Uint8Array, cmdline: string): 
   const headerEnd = 0x202 + image[0x201];
   ram.set(image.subarray(0x1f1, headerEnd), zp + 0x1f1);
   const z = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
-  ram[zp + 0x210] = 0xff; // type_of_loader: undefined
-  z.setUint32(zp + 0x218, 0, true); // no initrd
-  z.setUint32(zp + 0x21c, 0, true);
+  ram[zp + 0x210] = 0xb0; // type_of_loader: QEMU
+  ram[zp + 0x211] |= 0x80; // CAN_USE_HEAP, with the heap up to the command line
+  z.setUint16(zp + 0x224, LINUX_CMDLINE - LINUX_ZERO_PAGE - 0x200, true);
+  let initrdAddr = 0;
+  if (initrd && initrd.length > 0) {
+    let max = version >= 0x0203 ? v.getUint32(0x22c, true) : 0x37ffffff;
+    if (max >= ram.length - QEMU_ACPI_DATA_SIZE) max = ram.length - QEMU_ACPI_DATA_SIZE;
+    if (initrd.length >= max) throw new ImageError(`the initrd (${initrd.length} bytes) does not fit below 0x${max.toString(16)}`);
+    initrdAddr = (max - initrd.length) & ~0xfff;
+    if (initrdAddr < entry + size) throw new ImageError('the initrd does not fit above the kernel in RAM');
+    ram.set(initrd, initrdAddr);
+  }
+  z.setUint32(zp + 0x218, initrdAddr, true);
+  z.setUint32(zp + 0x21c, initrdAddr ? initrd!.length : 0, true);
   const maxCmd = version >= 0x0206 ? v.getUint32(0x238, true) : 255;
   const cmd = new TextEncoder().encode(cmdline);
   if (cmd.length > maxCmd) throw new ImageError(`command line longer than the kernel accepts (${maxCmd} bytes)`);
@@ -55,5 +71,5 @@ export function loadLinux(ram: Uint8Array, image: Uint8Array, cmdline: string): 
   const gdt = [0, 0, 0, 0, 0x0000ffff, 0x00cf9a00, 0x0000ffff, 0x00cf9300];
   gdt.forEach((w, i) => z.setUint32(LINUX_GDT + 4 * i, w, true));
   writeFirmwareTables(ram);
-  return { entry, zeroPage: zp, low: entry, high: entry + size, cmdline };
+  return { entry, zeroPage: zp, low: entry, high: entry + size, cmdline, initrd: initrdAddr };
 }

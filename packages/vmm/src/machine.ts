@@ -10,6 +10,7 @@ import { I8042, IoApic, LocalApic, PicPair, Pit, Rtc, Uart, type IrqSink } from 
 import { IdeChannel, type DiskImage } from './ide.js';
 import { BOOT_GDT, MULTIBOOT_BOOTLOADER_MAGIC, loadMultiboot, type BootState } from './multiboot.js';
 import { LINUX_GDT, isBzImage, loadLinux } from './linux.js';
+import { ImageError } from './elf.js';
 import { decode, formatInstruction } from '@previrt/isa';
 import { IF } from './flags.js';
 
@@ -23,6 +24,8 @@ export interface MachineOptions {
   /** Kernel file name as given by the user: QEMU passes it as the first word of the command line. */
   kernelName: string;
   append?: string;
+  /** An initial RAM disk for a Linux bzImage (placed and announced in the zero page as QEMU does). */
+  initrd?: Uint8Array;
   disks?: (DiskImage | null)[];
   serialOut: (byte: number) => void;
   rtcBase?: number;
@@ -83,7 +86,7 @@ export class Machine implements CpuBus {
     this.kbc = new I8042(() => this.requestStop(new MachineStop('reset requested through the i8042', 'reset', 0)), () => this.a20());
     if (isBzImage(opts.kernel)) {
       // A Linux bzImage: the 32-bit boot protocol (the command line is --append alone, as QEMU's).
-      const l = loadLinux(this.ram, opts.kernel, opts.append ?? '');
+      const l = loadLinux(this.ram, opts.kernel, opts.append ?? '', opts.initrd);
       this.boot = { entry: l.entry, low: l.low, high: l.high, mbi: l.zeroPage, cmdline: l.cmdline };
       this.resetCpu();
       const c = this.cpu;
@@ -96,6 +99,7 @@ export class Machine implements CpuBus {
       c.setFlags(0x2, 0xffffffff);
       return;
     }
+    if (opts.initrd) throw new ImageError('an initrd is only for a Linux bzImage (Multiboot modules are not supported)');
     const cmdline = opts.append ? `${opts.kernelName} ${opts.append}` : opts.kernelName;
     this.boot = loadMultiboot(this.ram, opts.kernel, cmdline);
     this.resetCpu();

@@ -12,6 +12,7 @@ interface RunArgs {
   kernel: string;
   hypervisor: string;
   append?: string;
+  initrd?: string;
   drive?: string[];
   disk?: string;
   'disk-write': boolean;
@@ -66,6 +67,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel) or Linux bzImage' })
     .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')})` })
     .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
+    .option('initrd', { type: 'string', describe: 'initial RAM disk for a Linux bzImage (placed as QEMU\'s -initrd)' })
     .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
     .option('disk', { type: 'string', describe: 'short for --drive file=<image>,index=0' })
     .option('disk-write', { type: 'boolean', default: false, describe: 'write guest disk writes to the image files (default: to an overlay that is dropped)' })
@@ -91,6 +93,14 @@ export const runCommand: CommandModule<object, RunArgs> = {
     const maxInstructions = args['max-instructions'];
     if (maxInstructions !== undefined && (!Number.isFinite(maxInstructions) || maxInstructions < 0)) {
       throw new CliError(`--max-instructions ${maxInstructions}: expected a non-negative number`, EXIT_USAGE);
+    }
+    let initrd: Uint8Array | undefined;
+    if (args.initrd !== undefined) {
+      try {
+        initrd = readFileSync(args.initrd);
+      } catch (err) {
+        throw new CliError(`${args.initrd}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+      }
     }
     const specs = (args.drive ?? []).map(parseDrive);
     if (args.disk) specs.unshift({ file: args.disk, index: 0 });
@@ -120,7 +130,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     let machine: Machine;
     try {
       machine = new Machine({
-        memoryMB: args.memory, kernel, kernelName: args.kernel, append: args.append, disks,
+        memoryMB: args.memory, kernel, kernelName: args.kernel, append: args.append, initrd, disks,
         serialOut: (b) => { pendingOut.push(b); if (args.json) serial.push(b); },
       });
     } catch (err) {

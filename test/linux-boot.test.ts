@@ -1,0 +1,80 @@
+// The Linux boot protocol loader against QEMU's, without a Linux tree: the minimal bzImage of
+// fixtures/vmm/guests/bzimage.S prints the header fields a boot loader fills in (type of loader, load
+// flags, heap end, command line pointer and text, initrd address and size) and a checksum of the
+// initrd. On QEMU its real-mode setup enters protected mode the way Linux's does; previrt enters the
+// 32-bit entry point directly. The transcripts must be identical, for several RAM sizes, with and
+// without an initrd.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Machine } from '@previrt/vmm';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let dir: string;
+let bzImage: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'linux-boot-'));
+  const script = join(dir, 'bzimage.ld');
+  writeFileSync(script, `SECTIONS {
+  .setup 0 : AT(0) { *(.setup) }
+  .text 0x100000 : AT(0x400) { *(.text) *(.data) *(.rodata*) }
+  /DISCARD/ : { *(.note*) *(.comment) }
+}\n`);
+  const obj = join(dir, 'bzimage.o');
+  bzImage = join(dir, 'bzImage');
+  execFileSync('gcc', ['-m32', '-c', '-o', obj, join(root, 'fixtures/vmm/guests/bzimage.S')], { stdio: 'pipe' });
+  execFileSync('ld', ['-m', 'elf_i386', '--oformat', 'binary', '-T', script, '-o', bzImage, obj], { stdio: 'pipe' });
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; out[i] = x & 0xff; }
+  return out;
+}
+
+function qemu(append: string, memoryMB: number, initrd: string | null): { out: string; status: number | null } {
+  const r = spawnSync('qemu-system-i386', ['-kernel', bzImage, '-append', append, '-m', String(memoryMB),
+    ...(initrd ? ['-initrd', initrd] : []),
+    '-serial', 'stdio', '-display', 'none', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04'],
+  { encoding: 'latin1', timeout: 30_000 });
+  return { out: r.stdout, status: r.status };
+}
+
+function ours(append: string, memoryMB: number, initrd: Uint8Array | undefined): { out: string; status: number } {
+  const out: number[] = [];
+  const m = new Machine({ kernel: readFileSync(bzImage), kernelName: bzImage, append, memoryMB, initrd, serialOut: (b) => out.push(b) });
+  const r = m.run(10_000_000);
+  return { out: Buffer.from(out).toString('latin1'), status: r.exitCode };
+}
+
+test.each([
+  { memoryMB: 128, initrdBytes: 100_000, append: 'console=ttyS0 printk.time=0' },
+  { memoryMB: 64, initrdBytes: 4096, append: 'root=/dev/ram0 rdinit=/init' },
+  { memoryMB: 300, initrdBytes: 1_234_567, append: 'x' },
+  { memoryMB: 128, initrdBytes: 0, append: '' },
+])('the zero page and the initrd as QEMU loads them ($memoryMB MB, initrd $initrdBytes bytes)', ({ memoryMB, initrdBytes, append }) => {
+  let file: string | null = null;
+  let data: Uint8Array | undefined;
+  if (initrdBytes > 0) {
+    data = bytes(initrdBytes, initrdBytes);
+    file = join(dir, `initrd-${initrdBytes}`);
+    writeFileSync(file, data);
+  }
+  const q = qemu(append, memoryMB, file);
+  expect(q.out).toMatch(/^type_of_loader=000000b0\n/);
+  expect(q.out).toContain(`ramdisk_size=${initrdBytes.toString(16).padStart(8, '0')}\n`);
+  expect(q.out).toContain(`cmdline: ${append}\n`);
+  const r = ours(append, memoryMB, data);
+  expect(r.out).toBe(q.out);
+  expect(r.status).toBe(q.status);
+});
+
+test('an initrd that does not fit is refused with a message', () => {
+  expect(() => new Machine({ kernel: readFileSync(bzImage), kernelName: bzImage, memoryMB: 4, initrd: new Uint8Array(5 << 20), serialOut: () => {} }))
+    .toThrow(/initrd \(5242880 bytes\) does not fit/);
+});
