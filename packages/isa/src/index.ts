@@ -3,4 +3,5 @@ export * from './att.js';
 export * from './builtins.js';
 export * from './decoder.js';
 export * from './encode.js';
+export * from './control-flow.js';
 export * from './patches.js';

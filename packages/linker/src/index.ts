@@ -11,6 +11,5 @@ export * from './dwarf/line.js';
 export { checkElf, formatCheckText, summaryLine, type CheckResult, type CheckOptions, type UncoveredSite, type BadRecord, type ExcludedSite } from './check/check.js';
 export { buildCheckImage, CheckInputError, type CheckImage, type PlacedRecord } from './check/image.js';
 export { discoverCode, type CodeMap } from './check/discover.js';
-export { isNop, accessesMemory, endsFlow, branchTarget } from './check/flow.js';
 export * from './inspect.js';
 export * from './fuzz.js';

@@ -11,12 +11,35 @@ export function withTempDir<T>(fn: (dir: string) => T): T {
 
 /** Assembles AT&T source with GNU as and returns the bytes of .text. */
 export function assemble(source: string, mode: 32 | 64): Uint8Array {
+  return assembleListed(source, mode, null).bytes;
+}
+
+/**
+ * Assembles AT&T source with GNU as; returns the bytes of .text and, unless `listMode` is null,
+ * objdump's listing of it decoded as `listMode`-bit code (default: the assembler's mode; 16 for a
+ * source that says `.code16`).
+ */
+export function assembleListed(source: string, mode: 32 | 64, listMode: 16 | 32 | 64 | null = mode): { bytes: Uint8Array; lines: ObjdumpLine[] } {
   return withTempDir((dir) => {
     writeFileSync(join(dir, 'a.s'), `.text\n${source}\n`);
     execFileSync('as', [mode === 64 ? '--64' : '--32', '-o', join(dir, 'a.o'), join(dir, 'a.s')]);
     execFileSync('objcopy', ['-O', 'binary', '-j', '.text', join(dir, 'a.o'), join(dir, 'a.bin')]);
-    return new Uint8Array(readFileSync(join(dir, 'a.bin')));
+    const bytes = new Uint8Array(readFileSync(join(dir, 'a.bin')));
+    if (listMode === null) return { bytes, lines: [] };
+    const machine = listMode === 16 ? ['-m', 'i8086'] : listMode === 32 && mode === 64 ? ['-m', 'i386'] : [];
+    const lines = parseObjdump(run('objdump', ['-d', '-w', '--insn-width=15', ...machine, '-j', '.text', join(dir, 'a.o')])).lines;
+    return { bytes, lines };
   });
+}
+
+/** The section table of an ELF file (name -> address, file offset, size), via readelf. */
+export function elfSections(file: string): Map<string, { addr: number; off: number; size: number }> {
+  const out = run('readelf', ['-S', '-W', file]);
+  const map = new Map<string, { addr: number; off: number; size: number }>();
+  for (const m of out.matchAll(/^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/gm)) {
+    map.set(m[1]!, { addr: parseInt(m[2]!, 16), off: parseInt(m[3]!, 16), size: parseInt(m[4]!, 16) });
+  }
+  return map;
 }
 
 export interface ObjdumpLine { section: string; address: number; bytes: number[]; text: string }

@@ -1,13 +1,12 @@
 // `previrt check`: proves over a final image that every sensitive instruction is covered by exactly
 // one correct record. Pure: takes a parsed ELF file, returns the findings.
 import {
-  decode, sensitiveClassById, memoryOperationKindById, kindName, type DecodedInstruction, type SensitiveClass,
+  accessesMemory, decode, isNop, sensitiveClassById, memoryOperationKindById, kindName, type DecodedInstruction, type SensitiveClass,
 } from '@previrt/isa';
 import type { ElfFile } from '../elf/reader.js';
 import { STT_OBJECT } from '../elf/constants.js';
 import { buildCheckImage, type CheckImage, type PlacedRecord } from './image.js';
 import { discoverCode, type CodeMap } from './discover.js';
-import { accessesMemory, isNop } from './flow.js';
 import { readLineTable, type LineTable } from '../dwarf/line.js';
 
 export interface UncoveredSite {

@@ -11,10 +11,9 @@
 //     reaches, such as int3/NOP fill between functions and alignment padding.
 //  4. A section with no symbol in it at all (a stripped file, a blob of hand-written code) is swept
 //     linearly from its start: without symbols there is nothing to tell code from data.
-import { decode, type DecodedInstruction } from '@previrt/isa';
+import { branchTarget, decode, endsFlow, type DecodedInstruction } from '@previrt/isa';
 import { STT_OBJECT, STT_NOTYPE, STT_FUNC, STT_GNU_IFUNC } from '../elf/constants.js';
 import type { CheckImage, Region } from './image.js';
-import { branchTarget, endsFlow } from './flow.js';
 
 /** Instruction starts per region: length of the instruction starting at each byte (0: none). */
 export interface CodeMap {
