@@ -2,18 +2,22 @@
 // fixtures/vmm/guests/bzimage.S prints the header fields a boot loader fills in (type of loader, load
 // flags, heap end, command line pointer and text, initrd address and size) and a checksum of the
 // initrd. On QEMU its real-mode setup enters protected mode the way Linux's does; previrt enters the
-// 32-bit entry point directly. The transcripts must be identical, for several RAM sizes, with and
-// without an initrd.
+// 32-bit entry point directly, or (as a para-virtual domain builder) loads the vmlinux ELF of the
+// bzImage's gzip payload and enters it. The transcripts must be identical, for several RAM sizes,
+// with and without an initrd.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Machine } from '@previrt/vmm';
+import { gzipSync } from 'node:zlib';
+import { Machine, bzImagePayload } from '@previrt/vmm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let dir: string;
 let bzImage: string;
+/** The same bzImage with a gzip payload: the 32-bit code again, as an ELF at 0x1000000 (as vmlinux). */
+let bzImageWithVmlinux: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'linux-boot-'));
   const script = join(dir, 'bzimage.ld');
@@ -26,6 +30,18 @@ beforeAll(() => {
   bzImage = join(dir, 'bzImage');
   execFileSync('gcc', ['-m32', '-c', '-o', obj, join(root, 'fixtures/vmm/guests/bzimage.S')], { stdio: 'pipe' });
   execFileSync('ld', ['-m', 'elf_i386', '--oformat', 'binary', '-T', script, '-o', bzImage, obj], { stdio: 'pipe' });
+  const elfScript = join(dir, 'vmlinux.ld');
+  writeFileSync(elfScript, 'ENTRY(_start)\nSECTIONS {\n  /DISCARD/ : { *(.setup) *(.note*) *(.comment) }\n  .text 0x1000000 : { *(.text) *(.data) *(.rodata*) }\n}\n');
+  const elf = join(dir, 'vmlinux');
+  execFileSync('ld', ['-m', 'elf_i386', '-T', elfScript, '-o', elf, obj], { stdio: 'pipe' });
+  const image = readFileSync(bzImage);
+  const kernelOffset = (image[0x1f1] + 1) * 512;
+  const payload = gzipSync(readFileSync(elf));
+  const whole = Buffer.concat([image, payload]);
+  whole.writeUInt32LE(image.length - kernelOffset, 0x248);
+  whole.writeUInt32LE(payload.length, 0x24c);
+  bzImageWithVmlinux = join(dir, 'bzImage-vmlinux');
+  writeFileSync(bzImageWithVmlinux, whole);
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -45,9 +61,10 @@ function qemu(append: string, memoryMB: number, initrd: string | null): { out: s
   return { out: r.stdout, status: r.status };
 }
 
-function ours(append: string, memoryMB: number, initrd: Uint8Array | undefined): { out: string; status: number } {
+function ours(append: string, memoryMB: number, initrd: Uint8Array | undefined, direct = false): { out: string; status: number } {
   const out: number[] = [];
-  const m = new Machine({ kernel: readFileSync(bzImage), kernelName: bzImage, append, memoryMB, initrd, serialOut: (b) => out.push(b) });
+  const kernel = readFileSync(direct ? bzImageWithVmlinux : bzImage);
+  const m = new Machine({ kernel, kernelName: bzImage, append, memoryMB, initrd, linuxDirect: direct, serialOut: (b) => out.push(b) });
   const r = m.run(10_000_000);
   return { out: Buffer.from(out).toString('latin1'), status: r.exitCode };
 }
@@ -72,6 +89,20 @@ test.each([
   const r = ours(append, memoryMB, data);
   expect(r.out).toBe(q.out);
   expect(r.status).toBe(q.status);
+  // Loading the vmlinux of the payload directly (as a domain builder) hands over the same zero page.
+  const d = ours(append, memoryMB, data, true);
+  expect(d.out).toBe(q.out);
+  expect(d.status).toBe(q.status);
+});
+
+test('the payload is found and named by its format; only gzip is decompressed', () => {
+  expect(bzImagePayload(readFileSync(bzImageWithVmlinux)).format).toBe('gzip');
+  const xz = Buffer.from(readFileSync(bzImageWithVmlinux));
+  const start = (xz[0x1f1] + 1) * 512 + xz.readUInt32LE(0x248);
+  Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]).copy(xz, start);
+  expect(bzImagePayload(xz).format).toBe('xz');
+  expect(() => new Machine({ kernel: xz, kernelName: 'bzImage', linuxDirect: true, serialOut: () => {} }))
+    .toThrow(/compressed with xz; only gzip payloads/);
 });
 
 test('an initrd that does not fit is refused with a message', () => {

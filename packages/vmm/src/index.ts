@@ -6,3 +6,4 @@ export { Cpu, MachineStop, type CpuBus, type CpuHooks } from './cpu.js';
 export { MemoryDisk, OverlayDisk, type DiskImage } from './ide.js';
 export { ImageError, readElf32 } from './elf.js';
 export { findMultibootHeader, loadMultiboot } from './multiboot.js';
+export { bzImagePayload, bzImageVmlinux, isBzImage, loadLinux, type LinuxBoot, type LinuxLoadOptions, type PayloadFormat } from './linux.js';

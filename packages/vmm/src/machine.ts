@@ -26,6 +26,11 @@ export interface MachineOptions {
   append?: string;
   /** An initial RAM disk for a Linux bzImage (placed and announced in the zero page as QEMU does). */
   initrd?: Uint8Array;
+  /**
+   * For a Linux bzImage: load the vmlinux inside it directly and enter startup_32 (as a para-virtual
+   * domain builder does; gzip payloads) instead of running its decompressor.
+   */
+  linuxDirect?: boolean;
   disks?: (DiskImage | null)[];
   serialOut: (byte: number) => void;
   rtcBase?: number;
@@ -86,7 +91,7 @@ export class Machine implements CpuBus {
     this.kbc = new I8042(() => this.requestStop(new MachineStop('reset requested through the i8042', 'reset', 0)), () => this.a20());
     if (isBzImage(opts.kernel)) {
       // A Linux bzImage: the 32-bit boot protocol (the command line is --append alone, as QEMU's).
-      const l = loadLinux(this.ram, opts.kernel, opts.append ?? '', opts.initrd);
+      const l = loadLinux(this.ram, opts.kernel, opts.append ?? '', { initrd: opts.initrd, direct: opts.linuxDirect });
       this.boot = { entry: l.entry, low: l.low, high: l.high, mbi: l.zeroPage, cmdline: l.cmdline };
       this.resetCpu();
       const c = this.cpu;
