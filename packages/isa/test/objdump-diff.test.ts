@@ -6,24 +6,14 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, instructionLength, type CpuMode } from '@previrt/isa';
-import { parseObjdump, normalizeObjdump, run, withTempDir } from './support/gnu';
+import { elfSections, parseObjdump, normalizeObjdump, run, withTempDir } from './support/gnu';
 
 interface Tally { instructions: number; boundaryMismatches: number; textCompared: number; textMismatches: number; examples: string[] }
 const newTally = (): Tally => ({ instructions: 0, boundaryMismatches: 0, textCompared: 0, textMismatches: 0, examples: [] });
 
-/** Section table of an ELF file (name, address, file offset, size), via readelf. */
-function sections(file: string): Map<string, { addr: number; off: number; size: number }> {
-  const out = run('readelf', ['-S', '-W', file]);
-  const map = new Map<string, { addr: number; off: number; size: number }>();
-  for (const m of out.matchAll(/^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)/gm)) {
-    map.set(m[1]!, { addr: parseInt(m[2]!, 16), off: parseInt(m[3]!, 16), size: parseInt(m[4]!, 16) });
-  }
-  return map;
-}
-
 function compareFile(file: string, mode: CpuMode, tally: Tally): void {
   const data = new Uint8Array(readFileSync(file));
-  const secs = sections(file);
+  const secs = elfSections(file);
   const relocatable = /Type:\s+REL/.test(run('readelf', ['-h', file]));
   const { lines, symbols } = parseObjdump(run('objdump', ['-d', '--insn-width=15', '-w', file], { maxBuffer: 2 ** 31 - 1 }));
   // objdump decodes each symbol's range on its own: an instruction never runs into the next symbol.
