@@ -13,7 +13,7 @@
 // macro's uses in the same file. See the README for what the scanner cannot see.
 import { MEMORY_OPERATION_KINDS, SENSITIVE_BUILTINS, sensitiveBuiltin, type MemoryOperationKind } from '@previrt/isa';
 import {
-  collapsePercent, concatMapped, DATA_DIRECTIVE_RE, evalConstExpr, mapped, scanAsmText, unescapeCString, type AsmItem, type MappedText,
+  collapsePercent, concatMapped, DATA_DIRECTIVE_RE, evalConstExpr, mapped, scanAsmText, unescapeCString, type AsmHidden, type AsmItem, type MappedText,
 } from './asm.js';
 import type { AccessHelperSpec, CpuMode, EntryLevel, LintConfig, MmioAccessorSpec } from './config.js';
 import { includeEdit } from './fix.js';
@@ -222,6 +222,23 @@ interface MacroContext {
 function shorten(s: string, max = 48): string {
   const one = s.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max - 1)}…` : one;
+}
+
+/**
+ * The finding for a sensitive instruction hidden in data directives (`.byte 0xfa`), in C inline asm
+ * (`via`: the macro expansion it came through) or in an assembler source.
+ */
+function hiddenInstructionFinding(item: AsmHidden, via = ''): RawFinding {
+  const bytes = item.bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(',');
+  const what = `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytes})`;
+  return {
+    rule: 'hidden-instruction',
+    severity: item.cls.needsSite ? 'error' : 'note',
+    message: item.cls.needsSite
+      ? `${what}: the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
+      : `${what}; it traps under every hypervisor, so a site would only be an optimisation`,
+    start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
+  };
 }
 
 /** `&lv` for an lvalue's text, written the way a person would: `*p` → `p`, `x[i]` → `&x[i]`. */
@@ -599,15 +616,7 @@ class CScan {
         start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
       });
     } else if (item.kind === 'hidden') {
-      const bytes = item.bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(',');
-      this.add({
-        rule: 'hidden-instruction',
-        severity: item.cls.needsSite ? 'error' : 'note',
-        message: item.cls.needsSite
-          ? `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytes}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
-          : `\`${shorten(item.statement)}\`${via} encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytes}); it traps under every hypervisor, so a site would only be an optimisation`,
-        start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
-      });
+      this.add(hiddenInstructionFinding(item, via));
     }
   }
 
@@ -1608,15 +1617,7 @@ export function scanAsmSource(file: string, text: string, cc: CompiledConfig, by
     if (item.kind === 'marker') {
       markers.push(item);
     } else if (item.kind === 'hidden') {
-      const bytesText = item.bytes.map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(',');
-      raw.push({
-        rule: 'hidden-instruction',
-        severity: item.cls.needsSite ? 'error' : 'note',
-        message: item.cls.needsSite
-          ? `\`${shorten(item.statement)}\` encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytesText}): the afterburner cannot pad an instruction hidden in data; write it as a mnemonic`
-          : `\`${shorten(item.statement)}\` encodes \`${item.decoded}\`${item.offset > 0 ? ` at byte ${item.offset}` : ''} (${item.cls.name}, bytes ${bytesText}); it traps under every hypervisor, so a site would only be an optimisation`,
-        start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
-      });
+      raw.push(hiddenInstructionFinding(item));
     }
   }
   return finish(file, text, bytes, raw, cc, markers, { annotatedDefinitions: [], structEntryTypes: [] });
