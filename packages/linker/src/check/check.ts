@@ -8,6 +8,7 @@ import { STT_OBJECT } from '../elf/constants.js';
 import { buildCheckImage, type CheckImage, type PlacedRecord } from './image.js';
 import { discoverCode, type CodeMap } from './discover.js';
 import { readLineTable, type LineTable } from '../dwarf/line.js';
+import { upperBound } from '../sorted.js';
 
 export interface UncoveredSite {
   address: number;
@@ -273,13 +274,7 @@ function validateRecord(
   }
   // Symbol boundaries inside the site, and the end of the function holding it.
   const syms = image.symbols;
-  let lo = 0;
-  let hi = syms.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (syms[mid]!.address <= r.siteAddress) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = upperBound(image.symbolAddresses, r.siteAddress);
   for (let i = lo; i < syms.length && syms[i]!.address < r.siteAddress + r.siteLen; i++) {
     const s = syms[i]!;
     if (s.sectionIndex === region.section.index) {

@@ -11,6 +11,7 @@ import {
   AFTERBURN_END_SYMBOL, AFTERBURN_EXCLUDED_SECTION, AFTERBURN_START_SYMBOL, afterburnRecordSize, isAfterburnSectionName, decodeAfterburn,
   AfterburnFormatError, type AfterburnRecord,
 } from '../afterburn.js';
+import { upperBound } from '../sorted.js';
 
 export class CheckInputError extends Error {
   constructor(message: string) {
@@ -56,6 +57,8 @@ export interface CheckImage {
   sectionBase: Map<number, number>;
   /** Function, object and untyped symbols with their addresses, sorted by address. */
   symbols: PlacedSymbol[];
+  /** The addresses of `symbols`, for binary search (upperBound). */
+  symbolAddresses: Float64Array;
   records: PlacedRecord[];
   /** Records of instructions excluded on purpose (.afterburn_excluded). */
   excludedRecords: PlacedRecord[];
@@ -132,29 +135,16 @@ export function buildCheckImage(elf: ElfFile, modeOverride?: 16 | 32 | 64): Chec
   }
   symbols.sort((a, b) => a.address - b.address || rank(a) - rank(b));
 
+  const regionAddresses = Float64Array.from(regions, (r) => r.addr);
   const regionAt = (address: number): Region | undefined => {
-    let lo = 0;
-    let hi = regions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (regions[mid]!.addr <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    const r = regions[lo - 1];
+    const r = regions[upperBound(regionAddresses, address) - 1];
     return r && address < r.addr + r.data.length ? r : undefined;
   };
 
   const symbolAddresses = Float64Array.from(symbols, (s) => s.address);
   const describe = (address: number): { symbol: string | null; offset: number } => {
     const region = regionAt(address);
-    let lo = 0;
-    let hi = symbolAddresses.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (symbolAddresses[mid]! <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
+    for (let i = upperBound(symbolAddresses, address) - 1; i >= 0; i--) {
       const s = symbols[i]!;
       if (region && s.sectionIndex !== region.section.index) {
         if (s.address < region.addr) break;
@@ -172,13 +162,7 @@ export function buildCheckImage(elf: ElfFile, modeOverride?: 16 | 32 | 64): Chec
   };
 
   const functionAt = (address: number): string | null => {
-    let lo = 0;
-    let hi = symbolAddresses.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (symbolAddresses[mid]! <= address) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = upperBound(symbolAddresses, address);
     for (let i = lo - 1; i >= 0 && i >= lo - 256; i--) {
       const s = symbols[i]!;
       if (s.size > 0 && s.type !== STT_OBJECT && address < s.address + s.size) return s.name;
@@ -189,7 +173,7 @@ export function buildCheckImage(elf: ElfFile, modeOverride?: 16 | 32 | 64): Chec
   const { records, tableProblems } = readRecords(elf, bits, relocatable, sectionBase, symbols, isAfterburnSectionName, true);
   const excludedRecords = readRecords(elf, bits, relocatable, sectionBase, symbols, (n) => n === AFTERBURN_EXCLUDED_SECTION, false).records;
   const entry = relocatable || elf.header.entry === 0 ? null : elf.header.entry;
-  return { elf, mode, relocatable, regions, sectionBase, symbols, records, excludedRecords, tableProblems, entry, regionAt, describe, functionAt };
+  return { elf, mode, relocatable, regions, sectionBase, symbols, symbolAddresses, records, excludedRecords, tableProblems, entry, regionAt, describe, functionAt };
 }
 
 /** Functions before objects before untyped labels; globals before locals. */

@@ -3,6 +3,7 @@
 import { inflateSync } from 'node:zlib';
 import type { ElfFile, ElfSection } from '../elf/reader.js';
 import { SHF_COMPRESSED } from '../elf/constants.js';
+import { upperBound } from '../sorted.js';
 
 export class DwarfError extends Error {
   constructor(message: string) {
@@ -311,25 +312,12 @@ export function readLineTable(elf: ElfFile): LineTable | null {
   return {
     rows,
     lookup(address: number) {
-      let lo = 0;
-      let hi = starts.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (starts[mid]! <= address) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = upperBound(starts, address);
       // Sequences may nest in address space (e.g. discarded sections at 0); try the nearest ones.
       for (let i = lo - 1; i >= 0 && i >= lo - 8; i--) {
         const s = sequences[i]!;
         if (address >= s.end) continue;
-        const a = s.addresses;
-        let l = 0;
-        let h = a.length;
-        while (l < h) {
-          const m = (l + h) >>> 1;
-          if (a[m]! <= address) l = m + 1;
-          else h = m;
-        }
+        const l = upperBound(s.addresses, address);
         if (l === 0) continue;
         return { file: s.files[l - 1]!, line: s.lines[l - 1]! };
       }

@@ -12,6 +12,7 @@ import {
   SHT_SYMTAB_SHNDX, STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION, STT_GNU_IFUNC, STB_GLOBAL, STB_WEAK,
   PT_NOTE, relocationFieldSize,
 } from './constants.js';
+import { upperBound } from '../sorted.js';
 
 export class ElfError extends Error {
   constructor(readonly fileName: string, readonly problem: string, readonly fileOffset?: number) {
@@ -627,15 +628,8 @@ function parseElfUnchecked(bytes: Uint8Array, fileName: string): ElfFile {
     index ??= buildSymbolIndex(symbols.length > 0 ? symbols : dynamicSymbols);
     const inSection = sectionIndex ?? (header.type === ET_REL ? undefined : sectionAt(address)?.index);
     const { sorted, values } = index;
-    // Last candidate with value <= address.
-    let lo = 0;
-    let hi = values.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (values[mid]! <= address) lo = mid + 1;
-      else hi = mid;
-    }
-    for (let i = lo - 1; i >= 0; i--) {
+    // From the last candidate with value <= address down.
+    for (let i = upperBound(values, address) - 1; i >= 0; i--) {
       const s = sorted[i]!;
       if (inSection !== undefined && s.shndx !== inSection) continue;
       // Equal addresses are sorted best name first: take the first of the run in the same section.
