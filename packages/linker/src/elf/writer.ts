@@ -4,7 +4,9 @@
 // section's bytes at its offset, so an unmodified image gives back the original file byte for byte.
 // Symbol tables, relocations, notes and string tables have encoders of their own: edit the records,
 // encode them into the section's data, write.
-import { exactValue, type ElfFile, type ElfNote, type ElfRelocation, type ElfSymbol } from './reader.js';
+import {
+  exactValue, type ElfFile, type ElfNote, type ElfRelocation, type ElfSection, type ElfSegment, type ElfSymbol,
+} from './reader.js';
 import { PN_XNUM, SHN_LORESERVE, SHN_XINDEX, SHT_NOBITS, SHT_NULL, SHT_STRTAB } from './constants.js';
 
 export interface ImageHeader {
@@ -34,32 +36,11 @@ export interface ImageHeader {
   storedShstrndx?: number;
 }
 
-export interface ImageSection {
-  name: string;
-  nameOffset: number;
-  type: number;
-  flags: number;
-  addr: number;
-  offset: number;
-  size: number;
-  link: number;
-  info: number;
-  addralign: number;
-  entsize: number;
-  /** The bytes (ignored for SHT_NOBITS and SHT_NULL; `size` is written as given). */
-  data: Uint8Array;
-}
+/** A section header and its bytes: the reader's fields (`data` is ignored for SHT_NOBITS and SHT_NULL; `size` is written as given). */
+export type ImageSection = Omit<ElfSection, 'index' | 'typeName'>;
 
-export interface ImageSegment {
-  type: number;
-  flags: number;
-  offset: number;
-  vaddr: number;
-  paddr: number;
-  filesz: number;
-  memsz: number;
-  align: number;
-}
+/** A program header: the reader's fields without the bytes (they belong to the sections). */
+export type ImageSegment = Omit<ElfSegment, 'index' | 'typeName' | 'data'>;
 
 export interface ElfImage {
   header: ImageHeader;
