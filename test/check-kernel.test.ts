@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseElf, toImage, writeElf } from '@previrt/linker';
 import { compareWithReadelf } from '../packages/linker/test/readelf.js';
+import { hookEnv, stopAfterburnServers } from './helpers/hook.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const cli = path.join(repo, 'packages/cli/bin/previrt.js');
@@ -17,9 +18,7 @@ const kernelDir = path.join(repo, 'fixtures/kernel');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'previrt-check-kernel-'));
 const plain = path.join(work, 'plain');
 const hooked = path.join(work, 'hooked');
-const env: NodeJS.ProcessEnv = { ...process.env, PREVIRT_CACHE_DIR: path.join(work, 'cache'), PREVIRT_SERVER_IDLE: '20' };
-delete env.PREVIRT_CC_SKIP;
-delete env.PREVIRT_EXCLUDE;
+const env = hookEnv(path.join(work, 'cache'), 20);
 
 /** The functions of the test kernel inside its PV_NO_AFTERBURN_BEGIN/END regions (boot.S, user.c). */
 const EXCLUDED = ['_start', 'callgate_call', 'role_*'];
@@ -50,14 +49,7 @@ beforeAll(() => {
 }, 600_000);
 
 afterAll(() => {
-  // The afterburner server this test started (its pid file lives in this test's cache directory).
-  const cache = path.join(work, 'cache');
-  for (const dir of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
-    const pidFile = path.join(cache, dir, 'as.sock.pid');
-    if (fs.existsSync(pidFile)) {
-      try { process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGTERM'); } catch { /* already gone */ }
-    }
-  }
+  stopAfterburnServers(path.join(work, 'cache'));
   fs.rmSync(work, { recursive: true, force: true });
 });
 

@@ -4,12 +4,14 @@
 // an instruction of its kind followed by NOPs up to site_len (as `previrt decode` sees the image);
 // and every sensitive instruction `previrt decode --sensitive` finds must have a record, except the
 // ones the afterburner reports as skipped (exclusion markers, int3).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES } from '@previrt/isa';
+import { afterburnRecords, hookEnv, stopAfterburnServers } from './helpers/hook.js';
+import { bootOnQemu } from './helpers/qemu.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const cli = path.join(repo, 'packages/cli/bin/previrt.js');
@@ -18,32 +20,13 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'previrt-hook-kernel-'));
 const plain = path.join(work, 'plain');
 const hooked = path.join(work, 'hooked');
 const report = path.join(work, 'report.jsonl');
-const env: NodeJS.ProcessEnv = { ...process.env, PREVIRT_CACHE_DIR: path.join(work, 'cache'), PREVIRT_SERVER_IDLE: '30' };
-delete env.PREVIRT_CC_SKIP;
-delete env.PREVIRT_EXCLUDE;
+const env = hookEnv(path.join(work, 'cache'), 30);
 const classByName = new Map(SENSITIVE_CLASSES.map((c) => [c.name, c]));
 
 interface DecodedInsn { address: number; length: number; mnemonic: string; operands?: string; class: string | null }
 
-function boot(dir: string): { stdout: string; status: number | null } {
-  const image = path.join(work, `disk-${Math.random().toString(36).slice(2)}.img`);
-  fs.copyFileSync(path.join(plain, 'disk.img'), image);
-  const r = spawnSync('qemu-system-i386', ['-kernel', path.join(dir, 'kernel.elf'), '-append', 'test=all', '-serial', 'stdio',
-    '-display', 'none', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-smp', '1',
-    '-drive', `file=${image},format=raw,if=ide`], { encoding: 'utf8', timeout: 90_000 });
-  return { stdout: r.stdout, status: r.status };
-}
-
-function records(elf: string): { address: number; insnLen: number; siteLen: number; kind: number }[] {
-  const bin = path.join(work, 'afterburn.bin');
-  execFileSync('objcopy', ['-O', 'binary', '--only-section=.afterburn', elf, bin]);
-  const buf = fs.readFileSync(bin);
-  const out = [];
-  for (let off = 0; off + 8 <= buf.length; off += 8) {
-    out.push({ address: buf.readUInt32LE(off), insnLen: buf[off + 4]!, siteLen: buf[off + 5]!, kind: buf.readUInt16LE(off + 6) });
-  }
-  return out;
-}
+const boot = (dir: string) => bootOnQemu(path.join(dir, 'kernel.elf'), 'test=all', { disk: path.join(plain, 'disk.img'), timeout: 90_000 });
+const records = (elf: string) => afterburnRecords(elf, 32, path.join(work, 'afterburn.bin'));
 
 let launcher = '';
 let shimAs = '';
@@ -56,12 +39,7 @@ beforeAll(() => {
 }, 600_000);
 
 afterAll(() => {
-  for (const dir of fs.existsSync(path.join(work, 'cache')) ? fs.readdirSync(path.join(work, 'cache')) : []) {
-    const pidFile = path.join(work, 'cache', dir, 'as.sock.pid');
-    if (fs.existsSync(pidFile)) {
-      try { process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGTERM'); } catch { /* gone */ }
-    }
-  }
+  stopAfterburnServers(path.join(work, 'cache'));
   fs.rmSync(work, { recursive: true, force: true });
 });
 

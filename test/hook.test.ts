@@ -7,14 +7,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterburnRecords, hookEnv, stopAfterburnServers } from './helpers/hook.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const cli = path.join(repo, 'packages/cli/bin/previrt.js');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'previrt-hook-test-'));
 const cache = path.join(work, 'cache');
-const env = { ...process.env, PREVIRT_CACHE_DIR: cache, PREVIRT_SERVER_IDLE: '30' };
-delete env.PREVIRT_CC_SKIP;
-delete env.PREVIRT_EXCLUDE;
+const env = hookEnv(cache, 30);
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}) {
   const r = spawnSync(cmd, args, { cwd: opts.cwd ?? work, env, input: opts.input, encoding: 'latin1' });
@@ -30,11 +29,8 @@ function write(name: string, text: string): string {
   return file;
 }
 const read = (name: string) => fs.readFileSync(path.join(work, name));
-function recordCount(obj: string, elfClass: 32 | 64): number {
-  const out = path.join(work, `${path.basename(obj)}.afterburn.bin`);
-  spawnSync('objcopy', ['-O', 'binary', '--only-section=.afterburn', path.join(work, obj), out]);
-  return fs.existsSync(out) ? fs.statSync(out).size / (elfClass === 64 ? 16 : 8) : 0;
-}
+const recordCount = (obj: string, elfClass: 32 | 64) =>
+  afterburnRecords(path.join(work, obj), elfClass, path.join(work, `${path.basename(obj)}.afterburn.bin`)).length;
 
 const SENSITIVE_C = `
 static inline void outb(unsigned short port, unsigned char v) { __asm__ volatile("outb %0,%1" : : "a"(v), "Nd"(port)); }
@@ -64,12 +60,7 @@ beforeAll(() => {
 
 afterAll(() => {
   // Stop the server this test started (by its pid), then remove the work directory.
-  for (const dir of fs.existsSync(cache) ? fs.readdirSync(cache) : []) {
-    const pidFile = path.join(cache, dir, 'as.sock.pid');
-    if (fs.existsSync(pidFile)) {
-      try { process.kill(Number(fs.readFileSync(pidFile, 'utf8')), 'SIGTERM'); } catch { /* already gone */ }
-    }
-  }
+  stopAfterburnServers(cache);
   fs.rmSync(work, { recursive: true, force: true });
 });
 

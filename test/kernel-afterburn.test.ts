@@ -3,12 +3,14 @@
 // a record of its class, the excluded objects get none, and the padded kernel prints exactly the same
 // test=all transcript on QEMU as the plain build, which shows that no kernel code depends on the
 // length or position of a sensitive instruction.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SENSITIVE_CLASSES } from '@previrt/isa';
+import { afterburnRecords } from './helpers/hook.js';
+import { bootOnQemu } from './helpers/qemu.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelDir = join(root, 'fixtures/kernel');
@@ -40,27 +42,10 @@ function symbolAddress(elf: string, name: string): number {
   return parseInt(m[1]!, 16);
 }
 
-/** The .afterburn records (format v1, ELF32: u32 address, u8 insn_len, u8 site_len, u16 kind). */
-function records(elf: string): { address: number; insnLen: number; siteLen: number; kind: number }[] {
-  const bin = join(padded, 'afterburn.bin');
-  execFileSync('objcopy', ['-O', 'binary', '--only-section=.afterburn', elf, bin]);
-  const b = readFileSync(bin);
-  const out = [];
-  for (let i = 0; i + 8 <= b.length; i += 8) {
-    out.push({ address: b.readUInt32LE(i), insnLen: b[i + 4]!, siteLen: b[i + 5]!, kind: b.readUInt16LE(i + 6) });
-  }
-  return out;
-}
+/** The .afterburn records (format v1, ELF32). */
+const records = (elf: string) => afterburnRecords(elf, 32, join(padded, 'afterburn.bin'));
 
-function boot(build: string, cmdline: string) {
-  const image = join(build, `disk-${process.pid}.img`);
-  copyFileSync(join(plain, 'disk.img'), image);
-  const r = spawnSync('qemu-system-i386', ['-kernel', join(build, 'kernel.elf'), '-append', cmdline, '-serial', 'stdio',
-    '-display', 'none', '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04',
-    '-drive', `file=${image},format=raw,if=ide`], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  return r;
-}
+const boot = (build: string, cmdline: string) => bootOnQemu(join(build, 'kernel.elf'), cmdline, { disk: join(plain, 'disk.img') });
 
 test('the excluded objects carry no records, the others do', () => {
   expect(sectionNames(join(padded, 'boot.o')).filter((s) => s.startsWith('.afterburn'))).toEqual([]);

@@ -3,11 +3,12 @@
 // processors in the MP table; apic=off, the 8259-only path), checks every self-test line, the
 // summary, the exit status through isa-debug-exit and that two runs are byte-identical; then the
 // failure paths (no disk, an unknown test) and every bench= workload.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bootOnQemu, type QemuRun } from './helpers/qemu.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelDir = join(root, 'fixtures/kernel');
@@ -16,20 +17,8 @@ let build: string;
 /** QEMU's exit status for a guest that wrote `code` to isa-debug-exit. */
 const exitStatus = (code: number) => (code << 1) | 1;
 
-interface Run { stdout: string; status: number | null; stderr: string }
-
-function boot(cmdline: string, opts: { smp?: string; disk?: boolean; machine?: string[] } = {}): Run {
-  const args = ['-kernel', join(build, 'kernel.elf'), '-append', cmdline, '-serial', 'stdio', '-display', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-smp', opts.smp ?? '1', ...(opts.machine ?? [])];
-  if (opts.disk !== false) {
-    // Each run gets its own copy: QEMU locks the image, and the disk test writes to it.
-    const image = join(build, `disk-${process.pid}-${Math.random().toString(36).slice(2)}.img`);
-    copyFileSync(join(build, 'disk.img'), image);
-    args.push('-drive', `file=${image},format=raw,if=ide`);
-  }
-  const r = spawnSync('qemu-system-i386', args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  return { stdout: r.stdout, status: r.status, stderr: r.stderr };
+function boot(cmdline: string, opts: { smp?: string; disk?: boolean; machine?: string[] } = {}): QemuRun {
+  return bootOnQemu(join(build, 'kernel.elf'), cmdline, { ...opts, disk: opts.disk === false ? null : join(build, 'disk.img') });
 }
 
 /** The self-tests in the order of the table in selftest.c, and which need an APIC. */
@@ -51,7 +40,7 @@ describe.each([
   ['two sockets (two processors in the MP table)', { smp: '2,sockets=2,cores=1' }, '', true],
   ['apic=off (8259 only)', { smp: '1' }, ' apic=off', false],
 ])('test=all on QEMU, %s', (_label, machine, extra, apics) => {
-  let first: Run;
+  let first: QemuRun;
 
   beforeAll(() => { first = boot(`test=all${extra}`, machine); });
 

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterburnerOffRegions, defaultConfig, runLint, type LintResult } from '@previrt/scanner';
+import { afterburnRecords } from './helpers/hook.js';
+import { bootOnQemu } from './helpers/qemu.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const kernelDir = join(root, 'fixtures/kernel');
@@ -86,10 +88,7 @@ test('after --fix the kernel lints clean, builds through the afterburner, checks
     const m = new RegExp(`^([0-9a-f]+) ([0-9a-f]+) [tT] ${name}$`, 'm').exec(syms)!;
     return [parseInt(m[1]!, 16), parseInt(m[1]!, 16) + parseInt(m[2]!, 16)] as const;
   };
-  const bin = join(work, 'afterburn.bin');
-  execFileSync('objcopy', ['-O', 'binary', '--only-section=.afterburn', elf, bin]);
-  const raw = readFileSync(bin);
-  const recs = Array.from({ length: raw.length / 8 }, (_, i) => ({ address: raw.readUInt32LE(i * 8), kind: raw.readUInt16LE(i * 8 + 6) }));
+  const recs = afterburnRecords(elf, 32, join(work, 'afterburn.bin'));
   const within = (name: string, kind: number) => {
     const [a, b] = range(name);
     return recs.filter((r) => r.kind === kind && r.address >= a && r.address < b).length;
@@ -97,11 +96,7 @@ test('after --fix the kernel lints clean, builds through the afterburner, checks
   expect(within('unmap_page', 0x101)).toBe(1);
   expect(within('lapic_timer_interrupt', 0x107)).toBe(1);
 
-  const image = join(build, 'disk-run.img');
-  cpSync(join(build, 'disk.img'), image);
-  const run = spawnSync('qemu-system-i386', ['-kernel', elf, '-append', 'test=all', '-serial', 'stdio', '-display', 'none',
-    '-no-reboot', '-device', 'isa-debug-exit,iobase=0xf4,iosize=0x04', '-drive', `file=${image},format=raw,if=ide`],
-  { encoding: 'utf8', timeout: 120_000 });
+  const run = bootOnQemu(elf, 'test=all', { disk: join(build, 'disk.img'), timeout: 120_000 });
   expect(run.stdout).toMatch(/^selftest: \d+ passed, 0 failed$/m);
   expect(run.stdout).not.toMatch(/^FAIL /m);
   expect(run.status).toBe(1); // isa-debug-exit: (0 << 1) | 1
