@@ -1,9 +1,11 @@
 // The afterburner proper: a pure function from GNU as (AT&T) text to GNU as text in which every
 // sensitive instruction (as the `isa` catalogue classifies it) has become a site: a start label, the
 // instruction, NOP padding up to the class's site size computed by the assembler from labels, and a
-// record in section `.afterburn` (format v1, see packages/linker). Everything added goes on the line
-// of the instruction it belongs to, so line numbers (and the assembler's diagnostics) stay those of
-// the input.
+// record in section `.afterburn` (format v1, see packages/linker). A sensitive instruction left alone
+// between the exclusion markers keeps its bytes and gets a record in the non-allocated section
+// `.afterburn_excluded` instead, so that `previrt check` can tell it from a forgotten one. Everything
+// added goes on the line of the instruction it belongs to, so line numbers (and the assembler's
+// diagnostics) stay those of the input.
 import {
   ATT_PREFIXES, SENSITIVE_CLASSES, attOperandsMayMatter, classifyAtt, mayBeSensitiveAtt, splitAttOperands, splitAttStatement,
   type SensitiveClass,
@@ -167,6 +169,8 @@ interface ParameterizedStatement {
   codeEnd: number;
   code: string;
   mode: CodeMode;
+  /** Inside an exclusion region: excluded records instead of sites. */
+  excluded: boolean;
 }
 
 /** Whether a statement is sensitive with its parameters unexpanded (`movl %cr3, \\reg` is). */
@@ -264,7 +268,9 @@ function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number)
  * each invocation seen in the file is substituted and classified, and the padding and record are
  * assembled only under `.ifc` on those arguments, so each expansion gets the record of its own kind.
  */
-function parameterizedSite(ps: ParameterizedStatement, elfClass: ElfClass, labels: LabelScheme, has16: boolean, sites: Site[]): [number, string][] | null {
+function parameterizedSite(
+  ps: ParameterizedStatement, elfClass: ElfClass, labels: LabelScheme, has16: boolean, sites: Site[], skipped: Skipped[],
+): [number, string][] | null {
   const used = ps.macro.params.filter((p) => new RegExp(`\\\\${p}(?![\\w])`).test(ps.code));
   if (used.length === 0) return null;
   const branches = new Map<string, { cls: SensitiveClass; args: [string, string][] }>();
@@ -276,7 +282,7 @@ function parameterizedSite(ps: ParameterizedStatement, elfClass: ElfClass, label
     const split = splitAttStatement(text);
     if (!split) continue;
     const cls = classifyAtt(split.mnemonic, splitAttOperands(split.rest));
-    if (!cls || cls.keepLayout) continue;
+    if (!cls || (cls.keepLayout && !ps.excluded)) continue;
     branches.set(args.map(([p, v]) => `${p}=${v}`).join(','), { cls, args });
   }
   if (branches.size === 0) return null;
@@ -289,6 +295,11 @@ function parameterizedSite(ps: ParameterizedStatement, elfClass: ElfClass, label
     const size = SITE_SIZE.get(cls.id)!;
     const open = args.map(([p, v]) => `.ifc \\${p},${v};`).join('');
     const close = args.map(() => ';.endif').join('');
+    if (ps.excluded) {
+      suffix += `${open}${excludedRecord(elfClass, s, len, cls.id)}${close};`;
+      skipped.push({ line: ps.line + 1, column: ps.start + 1, kind: cls.id, className: cls.name, reason: 'excluded' });
+      continue;
+    }
     suffix += `${open}${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${names.ref(names.end)}-${s})`, cls.id)}${close};`;
     sites.push({ line: ps.line + 1, column: ps.start + 1, kind: cls.id, className: cls.name, text: ps.code.trim(), mode: ps.mode, repeated: true });
   }
@@ -299,6 +310,17 @@ function record(elfClass: ElfClass, start: string, len: string, siteLen: string,
   return elfClass === 64
     ? `.pushsection .afterburn,"a";.balign 8;.quad ${start};.byte ${len},${siteLen};.short ${kind};.long 0;.popsection`
     : `.pushsection .afterburn,"a";.balign 4;.long ${start};.byte ${len},${siteLen};.short ${kind};.popsection`;
+}
+
+/**
+ * The record of an instruction left alone between the exclusion markers: same layout, site_len =
+ * insn_len, in `.afterburn_excluded`, which has no flags (not allocated: the loaded image and the
+ * loader's table do not change; only `previrt check` reads it).
+ */
+function excludedRecord(elfClass: ElfClass, start: string, len: string, kind: number): string {
+  return elfClass === 64
+    ? `.pushsection .afterburn_excluded,"",@progbits;.balign 8;.quad ${start};.byte ${len},${len};.short ${kind};.long 0;.popsection`
+    : `.pushsection .afterburn_excluded,"",@progbits;.balign 4;.long ${start};.byte ${len},${len};.short ${kind};.popsection`;
 }
 
 /** Intel-syntax operands in AT&T form (reversed, registers with `%`), only to ask classifyAtt. */
@@ -395,9 +417,9 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         continue;
       }
       const macroBody = bodies.length === 1 ? bodies[0]!.macro : undefined;
-      if (macroBody && !off && !intel && parsed.rest.includes('\\') && !sensitiveAsWritten(parsed.rest)) {
+      if (macroBody && !intel && parsed.rest.includes('\\') && !sensitiveAsWritten(parsed.rest)) {
         // Whether it is sensitive depends on the macro's arguments: decided per invocation, at the end.
-        parameterized.push({ macro: macroBody, line: ln, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode });
+        parameterized.push({ macro: macroBody, line: ln, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode, excluded: off });
         pendingPrefixAt = -1;
         continue;
       }
@@ -418,9 +440,21 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       if (!mayBeSensitiveAtt(split.mnemonic)) continue;
       if (/^\s*=/.test(split.rest)) continue; // `name = expr`
       let cls: SensitiveClass | null;
+      const startAt = prefixAt >= 0 ? prefixAt : parsed.at;
+      const repeated = bodies.length > 0;
+      // Left alone on purpose: the bytes stay, a record in .afterburn_excluded says so.
+      const exclude = (c: SensitiveClass) => {
+        skipped.push({ line: ln + 1, column: startAt + 1, kind: c.id, className: c.name, reason: 'excluded' });
+        const names = repeated ? labels.numeric() : labels.named();
+        const s = names.ref(names.start);
+        edits ??= [];
+        edits.push([startAt, `${names.start}:`]);
+        edits.push([st.codeEnd, `;${names.insn}:;${excludedRecord(elfClass, s, `(${names.ref(names.insn)}-${s})`, c.id)}`]);
+      };
       if (intel) {
         cls = classifyAtt(split.mnemonic, intelOperandsAsAtt(splitAttOperands(split.rest)));
-        if (cls !== null && !off) {
+        if (cls !== null && off) exclude(cls);
+        else if (cls !== null) {
           diagnostics.push({
             file, line: ln + 1, column: parsed.at + 1, severity: 'error', rule: 'intel-syntax',
             message: `'${st.code.slice(parsed.at, st.codeEnd).trim()}' is a sensitive instruction (${cls.name}) in Intel syntax, ` +
@@ -431,13 +465,16 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       }
       cls = classifyCached(split.mnemonic, split.rest);
       if (cls === null) continue;
+      if (off) {
+        exclude(cls);
+        continue;
+      }
       // keepLayout classes (int3) must not move the bytes after them: no site.
-      if (off || cls.keepLayout) {
-        skipped.push({ line: ln + 1, column: parsed.at + 1, kind: cls.id, className: cls.name, reason: off ? 'excluded' : 'keep-layout' });
+      if (cls.keepLayout) {
+        skipped.push({ line: ln + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'keep-layout' });
         continue;
       }
       const size = SITE_SIZE.get(cls.id)!;
-      const repeated = bodies.length > 0;
       const names = repeated ? labels.numeric() : labels.named();
       const s = names.ref(names.start);
       const i = names.ref(names.insn);
@@ -449,7 +486,6 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       const style = bodyMode !== undefined
         ? (bodyMode === 16 ? 'nops16' : has16 ? 'fill90' : 'nops')
         : (mode === 16 ? 'nops16' : 'nops');
-      const startAt = prefixAt >= 0 ? prefixAt : parsed.at;
       edits ??= [];
       edits.push([startAt, `${names.start}:`]);
       edits.push([st.codeEnd,
@@ -465,7 +501,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
     }
   }
   for (const ps of parameterized) {
-    const made = parameterizedSite(ps, elfClass, labels, has16, sites);
+    const made = parameterizedSite(ps, elfClass, labels, has16, sites, skipped);
     if (made === null) continue;
     const list = lineEdits.get(ps.line) ?? [];
     list.push(...made);

@@ -32,22 +32,24 @@ export interface ObjRecord {
   zero?: number;
 }
 
-function sectionBytes(obj: string, name: string): Buffer {
+/** The contents of one section (empty when the object has no such section). */
+export function sectionDump(obj: string, name: string): Buffer {
+  // --dump-section, not -O binary: that one leaves out sections that are not allocated.
   const out = tmpFile('sec.bin');
-  const r = spawnSync('objcopy', ['-O', 'binary', `--only-section=${name}`, obj, out]);
+  const r = spawnSync('objcopy', [`--dump-section=${name}=${out}`, obj, tmpFile('copy.o')]);
   if (r.status !== 0 || !fs.existsSync(out)) return Buffer.alloc(0);
   return fs.readFileSync(out);
 }
 
-/** The .afterburn records of an object, each resolved through its relocation to (section, offset). */
-export function readRecords(obj: string, elfClass: 32 | 64): ObjRecord[] {
-  const data = sectionBytes(obj, '.afterburn');
+/** The records of an object's `.afterburn` (or another table), each resolved through its relocation to (section, offset). */
+export function readRecords(obj: string, elfClass: 32 | 64, table = '.afterburn'): ObjRecord[] {
+  const data = sectionDump(obj, table);
   const size = elfClass === 64 ? 16 : 8;
   const relocs = new Map<number, { sym: string; addend: number | null }>();
   const text = execFileSync('readelf', ['-rW', obj], { encoding: 'utf8' });
   let inAfterburn = false;
   for (const line of text.split('\n')) {
-    if (line.startsWith('Relocation section')) { inAfterburn = /'\.rela?\.afterburn'/.test(line); continue; }
+    if (line.startsWith('Relocation section')) { inAfterburn = line.includes(`'.rel${elfClass === 64 ? 'a' : ''}${table}'`); continue; }
     if (!inAfterburn) continue;
     const m = /^([0-9a-f]+)\s+[0-9a-f]+\s+(R_\S+)\s+([0-9a-f]+)\s+(\S+)(?:\s+\+\s+([0-9a-f]+))?/.exec(line.trim());
     if (!m) continue;
@@ -57,7 +59,7 @@ export function readRecords(obj: string, elfClass: 32 | 64): ObjRecord[] {
   const records: ObjRecord[] = [];
   for (let off = 0; off + size <= data.length; off += size) {
     const rel = relocs.get(off);
-    if (!rel) throw new Error(`record at .afterburn+${off} has no relocation`);
+    if (!rel) throw new Error(`record at ${table}+${off} has no relocation`);
     const inPlace = elfClass === 64 ? Number(data.readBigUInt64LE(off)) : data.readUInt32LE(off);
     const rec: ObjRecord = {
       section: rel.sym,

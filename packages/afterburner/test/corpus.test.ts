@@ -1,12 +1,14 @@
 // The tricky-assembly corpus (fixtures/asm) round-trips: the rewritten text assembles without a
 // warning, every site has a record, and every record points (per readelf -r and objdump -d) at an
-// instruction of its kind and length followed by NOPs up to the site length.
+// instruction of its kind and length followed by NOPs up to the site length; every instruction left
+// alone between the exclusion markers has a record of its own in .afterburn_excluded.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SENSITIVE_CLASSES } from '@previrt/isa';
 import { rewrite } from '@previrt/afterburner';
-import { assemble, classifyObjdump, codeSections, disassemble, isNop, readRecords } from './binutils.js';
+import { assemble, classifyObjdump, codeSections, disassemble, isNop, readRecords, sectionDump } from './binutils.js';
 
 const corpusDir = fileURLToPath(new URL('../../../fixtures/asm', import.meta.url));
 const files = fs.readdirSync(corpusDir).filter((f) => f.endsWith('.s')).sort();
@@ -56,18 +58,70 @@ describe('tricky assembly corpus', () => {
       expect(first!.length + pads.reduce((n, p) => n + p.length, 0)).toBe(rec.siteLen);
       if (elfClass === 64) expect(rec.zero).toBe(0);
     });
-    // Nothing sensitive outside the sites, except what the file declares (excluded or .byte).
+    // Instructions left alone between the exclusion markers: each has a record in .afterburn_excluded
+    // that points at it (site_len = insn_len), and their bytes are those of the input.
+    const excluded = readRecords(obj, elfClass, '.afterburn_excluded');
+    expect(excluded.length).toBe(Number(header(text, 'expect-excluded') ?? 0));
+    for (const rec of excluded) {
+      const where = `${file} excluded record (${rec.section}+0x${rec.offset.toString(16)})`;
+      const first = disassemble(obj, rec.section, rec.offset, rec.offset + rec.insnLen, defaultMode)[0];
+      const cls = first && classifyObjdump(first.text);
+      expect({ where, offset: first?.offset, length: first?.length, kind: cls?.id, siteLen: rec.siteLen })
+        .toEqual({ where, offset: rec.offset, length: rec.insnLen, kind: rec.kind, siteLen: rec.insnLen });
+    }
+    // Nothing sensitive outside the sites and the excluded records, except what the file declares
+    // (spelled as .byte).
     let uncovered = 0;
     for (const sec of codeSections(obj)) {
       const sites = records.filter((r) => r.section === sec.name).sort((a, b) => a.offset - b.offset);
+      const excludedHere = new Set(excluded.filter((r) => r.section === sec.name).map((r) => r.offset));
       let at = 0;
       for (const gapEnd of [...sites.map((s) => s.offset), sec.size]) {
-        if (gapEnd > at) uncovered += disassemble(obj, sec.name, at, gapEnd, defaultMode).filter((i) => classifyObjdump(i.text) !== null).length;
+        if (gapEnd > at) {
+          uncovered += disassemble(obj, sec.name, at, gapEnd, defaultMode)
+            .filter((i) => classifyObjdump(i.text) !== null && !excludedHere.has(i.offset)).length;
+        }
         const site = sites.find((s) => s.offset === gapEnd);
         at = site ? site.offset + site.siteLen : gapEnd;
       }
     }
     expect(uncovered).toBe(Number(header(text, 'expect-uncovered')));
+  });
+
+  test('the excluded table is not allocated, and the loaded image is the plain one', () => {
+    // Only excluded instructions: everything the loader sees (allocated sections, their relocations,
+    // the linked image) is byte for byte what plain `as` makes of the input.
+    const text = '\t.text\n\t.globl _start\n_start:\n\t.set .Lprevirt_off, 1\n\tcli\n\t.rept 3\n\tinb $0x60, %al\n\t.endr\n' +
+      '\tlgdt 8(%esp)\n\t.set .Lprevirt_off, 0\n\tret\n\t.data\nv:\t.long _start\n';
+    for (const elfClass of [32, 64] as const) {
+      const r = rewrite(text, { elfClass });
+      expect(r.sites).toEqual([]);
+      expect(r.skipped.map((s) => s.className)).toEqual(['cli', 'in', 'lgdt']);
+      const plain = assemble(text, elfClass).obj;
+      const hooked = assemble(r.text, elfClass).obj;
+      const sections = execFileSync('readelf', ['-SW', hooked], { encoding: 'utf8' });
+      expect(/\]\s+\.afterburn_excluded\s+PROGBITS\s+\S+\s+\S+\s+\S+\s+\S+\s+(\S*)\s/.exec(sections)?.[1]).toMatch(/^\d+$/); // no flags
+      expect(sections).not.toMatch(/\s\.afterburn\s/);
+      expect(readRecords(hooked, elfClass, '.afterburn_excluded').map((x) => x.offset)).toEqual([0, 1, 3, 5, 7]);
+      for (const sec of ['.text', '.data']) expect(sectionDump(hooked, sec).equals(sectionDump(plain, sec))).toBe(true);
+      // Relocations of the allocated sections: place, type and symbol (symbol indexes move).
+      const relocs = (o: string) => execFileSync('readelf', ['-rW', o], { encoding: 'utf8' }).split('\n\n')
+        .filter((b) => b.includes('Relocation section') && !b.includes('afterburn_excluded'))
+        .map((b) => b.trim().replace(/ at offset 0x[0-9a-f]+/, '').replace(/^([0-9a-f]+)\s+[0-9a-f]+\s+/gm, '$1 '));
+      expect(relocs(hooked)).toEqual(relocs(plain));
+      expect(relocs(plain).length).toBe(1);
+      const link = (o: string) => {
+        const exe = `${o}.elf`;
+        execFileSync('ld', [elfClass === 64 ? '-melf_x86_64' : '-melf_i386', '-Ttext=0x100000', '-o', exe, o]);
+        const bin = `${exe}.bin`;
+        execFileSync('objcopy', ['-O', 'binary', exe, bin]);
+        return { image: fs.readFileSync(bin), segments: execFileSync('readelf', ['-lW', exe], { encoding: 'utf8' }) };
+      };
+      const a = link(plain);
+      const b = link(hooked);
+      expect(b.image.equals(a.image)).toBe(true);
+      expect(b.segments).toBe(a.segments);
+    }
   });
 
   test('every expansion of a macro body gets its own record, at its own address', () => {

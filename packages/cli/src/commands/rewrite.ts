@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { rewrite, type Site } from '@previrt/afterburner';
+import { rewrite, type Site, type Skipped } from '@previrt/afterburner';
 import { kindName } from '@previrt/isa';
 import { CliError, EXIT_USAGE } from '../errors.js';
 
@@ -61,15 +61,17 @@ export const rewriteCommand: CommandModule<object, RewriteArgs> = {
     if (args.json) {
       process.stdout.write(JSON.stringify({ file: fileName, sites: result.sites, skipped: result.skipped }, null, 2) + '\n');
     } else if (!args.quiet) {
-      process.stderr.write(`${fileName}: ${summary(result.sites)}\n`);
+      process.stderr.write(`${fileName}: ${summary(result.sites, result.skipped)}\n`);
     }
   },
 };
 
-function summary(sites: readonly Site[]): string {
-  if (sites.length === 0) return 'no sensitive instructions';
+function summary(sites: readonly Site[], skipped: readonly Skipped[]): string {
+  const excluded = skipped.filter((s) => s.reason === 'excluded').length;
+  const left = excluded > 0 ? `, ${excluded} excluded (records in .afterburn_excluded)` : '';
+  if (sites.length === 0) return excluded > 0 ? `no sites${left}` : 'no sensitive instructions';
   const byKind = new Map<number, number>();
   for (const s of sites) byKind.set(s.kind, (byKind.get(s.kind) ?? 0) + 1);
   const parts = [...byKind].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${kindName(k)} ${n}`);
-  return `${sites.length} site${sites.length === 1 ? '' : 's'} (${parts.join(', ')})`;
+  return `${sites.length} site${sites.length === 1 ? '' : 's'} (${parts.join(', ')})${left}`;
 }
