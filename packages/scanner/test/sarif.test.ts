@@ -3,17 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import {
   compileConfig, defaultConfig, formatJson, formatSarif, formatText, hasProblems, loadCParser, RULES, scanSource,
   type FileScan, type LintReport,
 } from '@previrt/scanner';
+import { SARIF_SCHEMA as schema, sarifValidator } from './sarif-schema.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const casesDir = join(root, 'fixtures/lint/cases');
-const schema = JSON.parse(readFileSync(join(root, 'fixtures/lint/sarif-schema-2.1.0.json'), 'utf8'));
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (a: Ajv) => void;
 
 let scans: FileScan[];
 let texts: Map<string, string>;
@@ -47,9 +44,7 @@ test('the vendored schema is the OASIS SARIF 2.1.0 schema', () => {
 
 describe.each(['note', 'warning', 'error'] as const)('at --level %s', (level) => {
   test('the SARIF log validates against the schema', () => {
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(schema);
+    const validate = sarifValidator();
     const log = JSON.parse(formatSarif(report(level)));
     const ok = validate(log);
     expect(validate.errors ?? []).toEqual([]);
@@ -57,9 +52,7 @@ describe.each(['note', 'warning', 'error'] as const)('at --level %s', (level) =>
   });
 
   test('a log that breaks the schema is rejected (the validation can fail)', () => {
-    const ajv = new Ajv({ strict: false, allErrors: true });
-    addFormats(ajv);
-    const validate = ajv.compile(schema);
+    const validate = sarifValidator();
     const log = JSON.parse(formatSarif(report(level)));
     log.runs[0].results.push({ ruleId: 'x', level: 'fatal', message: { text: 'm' } });
     expect(validate(log)).toBe(false);
