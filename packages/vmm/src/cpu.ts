@@ -366,8 +366,9 @@ export class Cpu {
   /** A window address: supervisor only, never through the guest's page tables. */
   private translateWindow(lin: number, write: boolean, user: boolean, win: MonitorWindowMap): number {
     const index = (lin >>> 12) & 0x3ff;
-    const base = win.pagePhys[index];
-    if (user || base < 0) this.pageFault(lin, base < 0 ? 0 : 1, write, user);
+    const base = win.pagePhys[index] >>> 0;
+    const present = win.pagePhys[index] !== -1;
+    if (user || !present) this.pageFault(lin, present ? 1 : 0, write, user);
     const phys = (base + (lin & 0xfff)) >>> 0;
     if (!win.busPages.has(index) && base + 4096 <= this.memSize) {
       const page = lin >>> 12;

@@ -4,8 +4,11 @@
 // request or a halt with interrupts off; 3 when the guest cannot go on.
 import { readFileSync, openSync, readSync, writeSync, closeSync, fstatSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { Machine, MemoryDisk, OverlayDisk, ImageError, type DiskImage, type RunResult } from '@previrt/vmm';
-import { kindName } from '@previrt/isa';
+import {
+  BACKEND_NAMES, BackendError, MemoryDisk, OverlayDisk, ImageError, createVirtualMachine, type DiskImage, type RunResult,
+  type VirtualMachine,
+} from '@previrt/vmm';
+import { countersJson } from './backend-report.js';
 import { CliError, EXIT_GUEST_FAILURE, EXIT_USAGE } from '../errors.js';
 
 interface RunArgs {
@@ -20,12 +23,15 @@ interface RunArgs {
   input?: string;
   'max-instructions'?: number;
   json: boolean;
+  paging: string;
+  force: boolean;
+  'exit-cost'?: number;
 }
 
 /** Instructions per slice between looks at the outside world (stdin, stdout flushes). */
 const SLICE = 20_000_000;
 /** Back ends `previrt run` offers. */
-const HYPERVISORS = ['native'];
+const HYPERVISORS: readonly string[] = BACKEND_NAMES;
 const IDLE_STEP_NS = 10_000_000;
 
 /** A raw image file, read and written in place (used only with --disk-write). */
@@ -65,7 +71,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
   describe: 'boot a kernel on the simulated PC (serial console on stdin/stdout)',
   builder: (y) => y
     .positional('kernel', { type: 'string', demandOption: true, describe: 'Multiboot kernel (ELF, as for qemu-system-i386 -kernel) or Linux bzImage' })
-    .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')})` })
+    .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')}); the loader rewrites the kernel's .afterburn sites for it` })
+    .option('paging', { type: 'string', default: 'nested', choices: ['nested', 'shadow'], describe: 'hvm: nested paging (no page-table exits) or shadow paging' })
+    .option('force', { type: 'boolean', default: false, describe: 'xen, l4: run a kernel without .afterburn records anyway (it goes wrong silently)' })
+    .option('exit-cost', { type: 'number', describe: 'hvm: cycles of a VM exit round trip (default 1500; about 10000 measured in a nested VM)' })
     .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
     .option('initrd', { type: 'string', describe: 'initial RAM disk for a Linux bzImage (placed as QEMU\'s -initrd)' })
     .option('drive', { type: 'string', array: true, describe: 'IDE disk: file=<image>[,index=0|1] (primary master/slave); repeatable' })
@@ -76,7 +85,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('max-instructions', { type: 'number', describe: 'stop with exit code 3 after this many guest instructions' })
     .option('json', { type: 'boolean', default: false, describe: 'print a JSON summary at the end (serial output and counters included)' })
     .example('$0 run build/kernel.elf --append "test=all"', 'runs the test kernel; the exit code is the guest\'s')
-    .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input'),
+    .example('$0 run kernel.elf --disk disk.img --input script.txt', 'with a disk and scripted serial input')
+    .example('$0 run build-ab/kernel.elf --hypervisor xen --append bench=mixed --json', 'the afterburned kernel on the xen back end, with its counters'),
   handler: async (args) => {
     if (!HYPERVISORS.includes(args.hypervisor)) {
       throw new CliError(`--hypervisor ${args.hypervisor}: unknown back end (available: ${HYPERVISORS.join(', ')})`, EXIT_USAGE);
@@ -127,26 +137,24 @@ export const runCommand: CommandModule<object, RunArgs> = {
       if (!args.json) process.stdout.write(Buffer.from(pendingOut));
       pendingOut = [];
     };
-    let machine: Machine;
+    const exitCost = args['exit-cost'];
+    if (exitCost !== undefined && (!Number.isFinite(exitCost) || exitCost < 0)) {
+      throw new CliError(`--exit-cost ${exitCost}: expected a non-negative number of cycles`, EXIT_USAGE);
+    }
+    let vm: VirtualMachine;
     try {
-      machine = new Machine({
+      vm = createVirtualMachine({
         memoryMB: args.memory, kernel, kernelName: args.kernel, append: args.append, initrd, disks,
         serialOut: (b) => { pendingOut.push(b); if (args.json) serial.push(b); },
+        hypervisor: args.hypervisor as (typeof BACKEND_NAMES)[number], paging: args.paging as 'nested' | 'shadow',
+        force: args.force, ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}),
       });
     } catch (err) {
       if (err instanceof ImageError) throw new CliError(`${args.kernel}: ${err.message}`, EXIT_USAGE);
+      if (err instanceof BackendError) throw new CliError(err.message, EXIT_USAGE);
       throw err;
     }
-
-    // With --json, the native back end counts sensitive instructions by class and deliveries by kind.
-    const sensitive = new Map<number, number>();
-    const deliveries = { exception: 0, interrupt: 0, software: 0 };
-    if (args.json) {
-      machine.cpu.hooks = {
-        sensitive: (id) => { sensitive.set(id, (sensitive.get(id) ?? 0) + 1); },
-        deliver: (_vector, kind) => { deliveries[kind]++; },
-      };
-    }
+    const machine = vm.machine;
 
     // Serial input.
     let stdinEnded = false;
@@ -214,6 +222,12 @@ export const runCommand: CommandModule<object, RunArgs> = {
     }
     const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const instructions = machine.cpu.icount;
+    const counters = vm.finish();
+    const silent = Object.entries(counters.silent);
+    if (args.force && silent.length > 0 && !args.json) {
+      process.stderr.write(`previrt: --force on ${args.hypervisor}: unpatched instructions behaved as below ring 0: `
+        + `${silent.map(([what, n]) => `${what} (${n}x)`).join(', ')}\n`);
+    }
     if (args.json) {
       const summary = {
         exitCode: result.exitCode,
@@ -225,12 +239,10 @@ export const runCommand: CommandModule<object, RunArgs> = {
         serial: Buffer.from(serial).toString('latin1'),
         hypervisor: args.hypervisor,
         ...(result.reason === 'failure' || result.reason === 'limit' ? { report: machine.report().trim() } : {}),
-        counters: {
-          sensitive: Object.fromEntries([...sensitive].sort((a, b) => a[0] - b[0]).map(([id, n]) => [kindName(id), n])),
-          exceptions: deliveries.exception,
-          interrupts: deliveries.interrupt,
-          softwareInterrupts: deliveries.software,
-        },
+        paging: args.hypervisor === 'hvm' ? args.paging : undefined,
+        sites: vm.sites.length,
+        window: vm.window ? `0x${vm.window.base.toString(16)}` : null,
+        counters: countersJson(counters),
       };
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     }

@@ -1,0 +1,135 @@
+// The cost table of the back ends: cycles charged per instruction, per VM exit by reason, per
+// hypercall, per IPC and per in-place operation. Every figure says where it comes from. A run's
+// modeled cycles are its instructions (one cycle each) plus everything charged here; the guest's TSC
+// shows the same sum (Cpu.tsc), so a workload's `cycles=` line is its modeled cost.
+//
+// Scale: the simulated machine retires one instruction per cycle at 1 GHz (the virtual clock that
+// matches QEMU's `-icount shift=0`), so one cycle here is one guest instruction. Literature figures
+// below are in cycles of the processors they were measured on.
+
+/** Exit reasons of the hvm back end (VT-x basic exit reasons, by name). */
+export const EXIT_REASONS = [
+  'io', 'hlt', 'cpuid', 'cr-access', 'dr-access', 'msr', 'invlpg', 'wbinvd', 'rdpmc', 'external-interrupt',
+  'interrupt-window', 'apic-access', 'pagefault', 'pt-write', 'vmcall',
+] as const;
+export type ExitReason = (typeof EXIT_REASONS)[number];
+
+export interface CostTable {
+  /** A guest instruction (NOPs of a pad included). */
+  instruction: number;
+  /** Entering the in-place VMM through a site's call (dispatch on the return address, return). */
+  inPlaceEntry: number;
+  /** The in-place operations, on top of the entry. */
+  inPlace: {
+    /** pushf/popf/sti/iret on the virtual IF (flag-preserving x86 sequences). */
+    flags: number;
+    /** Read of a shadow register or descriptor-table register. */
+    shadowRead: number;
+    /** Emulation of a descriptor or segment instruction against the guest's tables. */
+    descriptor: number;
+    /** An access to an in-place device model (8259, 8254 read, UART output buffer, ATA registers). */
+    device: number;
+    /** Queueing one operation for a later batched hypercall/exit. */
+    queue: number;
+    /** Delivering an interrupt that became pending while the virtual IF was clear. */
+    deliverPending: number;
+  };
+  /** hvm: a VM exit and the VM entry after it, by reason (round trip plus the hypervisor's handling). */
+  exit: Record<ExitReason, number>;
+  /** xen: one hypercall (ring 1 -> ring 0 -> ring 1) plus the work of its kind. */
+  hypercall: { base: number; work: Record<string, number> };
+  /** xen: a privileged instruction that faults into the hypervisor and is emulated there. */
+  xenTrap: number;
+  /** xen: an interrupt delivered as an event upcall. */
+  xenEvent: number;
+  /** xen: an exception bounced through the hypervisor to the guest's handler. */
+  xenBounce: number;
+  /** xen: an unannotated write to a page-table page: write fault, emulation, validation. */
+  xenPtWriteFault: number;
+  /** l4: one IPC (send or reply); a round trip is two. */
+  ipc: number;
+  /** l4: the monitor's work on top of the IPCs, by kind. */
+  ipcWork: Record<string, number>;
+}
+
+/**
+ * The figures and their sources.
+ *
+ * instruction = 1: the simulated PC's model (packages/vmm README, "Virtual time").
+ *
+ * In-place operations (LeVasseur et al., "Pre-Virtualization: Soft Layering for Virtual Machines",
+ * ACSAC 2008 / Karlsruhe TR 2006-15: in-place emulation of the interrupt flag costs a few
+ * instructions instead of a trap; the design notes give in-place cli/sti as 1-11 cycles): counted
+ * as the x86 instructions the in-place code needs, at one cycle each (the call into the stub and the
+ * monitor-call are guest instructions already counted):
+ *   inPlaceEntry 4 = save a scratch register, look the return address up in the site table, dispatch, return;
+ *   flags 6 = pushf: pushfl, xchg, mov vif, lea, xchg (fix IF in the image); popf: and/sub IF, store
+ *             vif, test pending, popfl; sti: store vif, test pending (pushfl/popfl around the test);
+ *   shadowRead 2, descriptor 12 (fetch and check a descriptor of the guest's GDT/LDT), device 10
+ *   (update the model's registers), queue 4, deliverPending 20 (build the interrupt frame).
+ *
+ * hvm exits. VM exit plus VM entry on bare-metal VT-x/SVM: 1,300-2,000 cycles (design notes; an SVM
+ * vmrun round trip measured at ~1,360 cycles inside KVM's run loop, LKML 2020-12 "KVM: SVM:
+ * vmload/vmsave" thread; Intel's 2009 "Understanding VM exits" note: "hundreds or thousands of
+ * cycles"). We take 1,500 for the round trip and add the handling (Agesen et al., "Software
+ * techniques for avoiding hardware virtualization exits", USENIX ATC 2012: exit handling dominated by
+ * instruction decode and device emulation): io 1,000 (decode + in-kernel device model), cpuid 100,
+ * cr 200, dr 200, msr 200, hlt 0 (the vCPU idles anyway), invlpg 300 and pagefault/pt-write 2,000
+ * (shadow page-table maintenance), interrupt-window 200, external-interrupt 500 (host handler and
+ * event injection), apic-access 1,000 (decode and APIC model), vmcall 200.
+ * Measured on this machine (nested virtualization, AMD EPYC): a cpuid exit takes 8,944 cycles at
+ * best, 11,000 on average (bench/backends-exit-cost.c); `--exit-cost` scales the round trip to it.
+ *
+ * xen. A hypercall is `int $0x82` from ring 1 and an iret back: two privilege transitions through
+ * gates. Xen's own measurement (changeset "Implement faster int 0x80 handling for compat mode guests",
+ * lmbench lat_syscall): a system call trapped directly into the ring-1 guest costs 0.327 us, one
+ * routed through Xen's #GP handler 0.868 us, i.e. ~0.54 us (about 1,000 cycles at 2 GHz) for a fault
+ * into the hypervisor, decode and bounce. We charge 300 per hypercall (one gate in, one iret out, the
+ * dispatch) and 1,000 for a trapped-and-emulated instruction (xenTrap), 600 for an event upcall,
+ * 500 for bouncing an exception; mmu_update work 200 per entry (type and reference-count checks),
+ * new_baseptr 600 (validation and TLB flush), console 100, io 300, set_gdt/set_trap_table 500. The
+ * writable-page-table path (an unannotated page-table write: #PF into Xen, x86 emulation of the
+ * write, validation) 2,000 (Barham et al., "Xen and the Art of Virtualization", SOSP 2003, section
+ * 3.3: trapping every update is why page-table updates are batched).
+ *
+ * l4. IPC on L4Ka::Pistachio/ia32 (l4ka.org performance page, Pentium III 800 MHz): ~55 cycles of
+ * IPC path plus ~170 cycles of context switch and TLB refill; Liedtke et al., "Achieved IPC
+ * performance" (HotOS 1997): 121 cycles on a Pentium. We charge 250 per IPC (one direction) and the
+ * monitor's work per kind on top (page-fault handling 300, map/unmap 200, emulation 200).
+ */
+export const DEFAULT_COSTS: CostTable = {
+  instruction: 1,
+  inPlaceEntry: 4,
+  inPlace: { flags: 6, shadowRead: 2, descriptor: 12, device: 10, queue: 4, deliverPending: 20 },
+  exit: {
+    io: 2500, hlt: 1500, cpuid: 1600, 'cr-access': 1700, 'dr-access': 1700, msr: 1700, invlpg: 1800, wbinvd: 1700,
+    rdpmc: 1700, 'external-interrupt': 2000, 'interrupt-window': 1700, 'apic-access': 2500, pagefault: 3500,
+    'pt-write': 3500, vmcall: 1700,
+  },
+  hypercall: {
+    base: 300,
+    work: {
+      mmu_update: 200, mmuext_new_baseptr: 600, mmuext_invlpg: 100, mmuext_tlb_flush: 200, mmuext_set_ldt: 200,
+      set_gdt: 500, set_trap_table: 500, stack_switch: 50, fpu_taskswitch: 50, set_debugreg: 50, get_debugreg: 50,
+      console_io: 100, io: 300, io_batch: 350, mmio: 300, sched_block: 100, sched_yield: 100, sched_shutdown: 0,
+      force_callback: 100, cpuid: 100, msr: 100, cache_flush: 200, xen_version: 0, shared_info: 0, set_callbacks: 50,
+      write_cr4: 100, iret: 200,
+    },
+  },
+  xenTrap: 1000,
+  xenEvent: 600,
+  xenBounce: 500,
+  xenPtWriteFault: 2000,
+  ipc: 250,
+  ipcWork: {
+    exception: 200, pagefault: 300, interrupt: 100, syscall: 100, 'address-space': 300, map: 200, io: 300, io_batch: 350,
+    mmio: 300, descriptor: 200, control: 200, halt: 0, console_io: 100, cpuid: 100, msr: 100, cache_flush: 200,
+  },
+};
+
+/** The same table with the VM-exit round trip of another machine (e.g. this nested VM's ~10,000). */
+export function withExitRoundTrip(costs: CostTable, roundTrip: number): CostTable {
+  const base = 1500;
+  const exit = Object.fromEntries(Object.entries(costs.exit).map(([k, v]) => [k, v - base + roundTrip])) as Record<ExitReason, number>;
+  return { ...costs, exit };
+}
