@@ -4,11 +4,7 @@
 // (prefix runs, REX, mandatory-prefix checks, groups, (bad) forms, VEX/EVEX/XOP); the real-code side
 // is covered by objdump-diff.test.ts, which compares instructionLength with objdump.
 import { decode, instructionLength, scanInstructions, sensitiveClassAt, SENSITIVE_CLASSES, type CpuMode } from '@previrt/isa';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
-}
+import { rng } from './support/random';
 
 /** Random code, a quarter of it bytes that start something interesting (prefixes, escapes, VEX/EVEX/XOP, system opcodes). */
 function randomCode(seed: number, size: number): Uint8Array {

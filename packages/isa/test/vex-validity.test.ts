@@ -5,13 +5,9 @@
 import { decode, scanInstructions, type CpuMode } from '@previrt/isa';
 import { VEX_MAPS, XOP_MAPS, EVEX_MAPS, type VexTable } from '../src/vex-opcodes.js';
 import { run, withTempDir } from './support/gnu';
+import { rng } from './support/random';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
-}
 
 const SLOT = 32; // each encoding, then nops: objdump resynchronises on them after a short (bad)
 

@@ -1,0 +1,5 @@
+// A seeded generator for the randomized decoder tests (xorshift32: reproducible runs per seed).
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => { s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0; return s; };
+}
