@@ -1906,6 +1906,11 @@ export function formatInstruction(insn: DecodedInstruction): string {
   return insn.mnemonic.padEnd(6, ' ') + ' ' + insn.operandText;
 }
 
+/** "mnemonic operands" with one space, as a message quotes an instruction ("out %al,$0x80"). */
+export function instructionText(insn: Pick<DecodedInstruction, 'mnemonic' | 'operandText'>): string {
+  return insn.operandText === '' ? insn.mnemonic : `${insn.mnemonic} ${insn.operandText}`;
+}
+
 /**
  * Walks [start, end) instruction by instruction (fast path: no text). Calls `visit` with the offset,
  * length and sensitive class (or null) of each instruction. Returns the number of instructions.

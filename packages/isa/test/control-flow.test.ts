@@ -4,7 +4,7 @@
 // hand-picked forms and on the C libraries of this machine.
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  accessesMemory, baseMnemonic, branchTarget, decode, endsFlow, isNop, type CpuMode, type DecodedInstruction,
+  accessesMemory, baseMnemonic, branchTarget, decode, endsFlow, instructionText, isNop, type CpuMode, type DecodedInstruction,
 } from '@previrt/isa';
 import { assembleListed, elfSections, parseObjdump, run, type ObjdumpLine } from './support/gnu';
 
@@ -19,8 +19,6 @@ function walk(bytes: Uint8Array, from: number, to: number, mode: CpuMode): Decod
   }
   return out;
 }
-
-const text = (i: DecodedInstruction) => `${i.mnemonic} ${i.operandText}`.trim();
 
 /** Assembler configurations: GNU as's padding differs per mode and -march (i386 pads with lea/mov). */
 const PADDING: { name: string; as: 32 | 64; mode: CpuMode; prelude: string }[] = [
@@ -38,9 +36,9 @@ describe('GNU as padding is NOPs', () => {
     for (const n of lengths) {
       const insns = walk(bytes, at, at + n, mode);
       for (const i of insns) {
-        forms.add(text(i));
-        expect({ n, insn: text(i), nop: isNop(i, mode), ends: endsFlow(i), memory: accessesMemory(i), target: branchTarget(i) })
-          .toEqual({ n, insn: text(i), nop: true, ends: false, memory: false, target: null });
+        forms.add(instructionText(i));
+        expect({ n, insn: instructionText(i), nop: isNop(i, mode), ends: endsFlow(i), memory: accessesMemory(i), target: branchTarget(i) })
+          .toEqual({ n, insn: instructionText(i), nop: true, ends: false, memory: false, target: null });
       }
       expect(insns.reduce((s, i) => s + i.length, 0)).toBe(n);
       at += n;
@@ -73,7 +71,7 @@ describe('GNU as padding is NOPs', () => {
           first = 1;
         }
         for (const i of insns.slice(first)) {
-          expect({ k, at: i.address, insn: text(i), nop: isNop(i, mode) }).toEqual({ k, at: i.address, insn: text(i), nop: true });
+          expect({ k, at: i.address, insn: instructionText(i), nop: isNop(i, mode) }).toEqual({ k, at: i.address, insn: instructionText(i), nop: true });
         }
       }
       // --32 jumps over long fills (more than a few NOPs); --64 never does.
@@ -122,7 +120,7 @@ function compareWithObjdump(bytes: Uint8Array, lines: ObjdumpLine[], mode: CpuMo
     const named = objdumpParts(l.text).mnemonic;
     const nopExpected = /^nop[wlq]?$/.test(named) && !/\block\b/.test(l.text);
     if (mine.ends !== expected.ends || mine.target !== expected.target || (nopExpected && !isNop(insn, mode))) {
-      if (mismatches.length < limit) mismatches.push(`${l.address.toString(16)}: objdump "${l.text}" ${JSON.stringify(expected)}, isa "${text(insn)}" ${JSON.stringify(mine)} nop ${isNop(insn, mode)}`);
+      if (mismatches.length < limit) mismatches.push(`${l.address.toString(16)}: objdump "${l.text}" ${JSON.stringify(expected)}, isa "${instructionText(insn)}" ${JSON.stringify(mine)} nop ${isNop(insn, mode)}`);
     }
   }
   return { mismatches, compared, targets, ends };

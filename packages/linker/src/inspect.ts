@@ -1,5 +1,5 @@
 // `previrt inspect`: the records of an image (or object) with their kinds, and a count per kind.
-import { decode, kindName } from '@previrt/isa';
+import { decode, instructionText, kindName } from '@previrt/isa';
 import type { ElfFile } from './elf/reader.js';
 import { AFTERBURN_FORMAT_VERSION } from './afterburn.js';
 import { buildCheckImage } from './check/image.js';
@@ -36,7 +36,7 @@ export function inspectElf(elf: ElfFile, mode?: 16 | 32 | 64): InspectResult {
     let instruction: string | null = null;
     if (region) {
       const insn = decode(region.data, r.siteAddress - region.addr, image.mode, r.siteAddress);
-      instruction = `${insn.mnemonic}${insn.operandText ? ` ${insn.operandText}` : ''}`;
+      instruction = instructionText(insn);
     }
     return {
       address: r.siteAddress, kind: kindName(r.kind), kindId: r.kind, insnLen: r.insnLen, siteLen: r.siteLen,

@@ -2,7 +2,9 @@
 // handling) and .S files. Splits the text into statements, classifies instructions through
 // @previrt/isa (`splitAttStatement`, `splitAttOperands`, `classifyAtt`) and decodes runs of
 // `.byte`/`.word`/`.long` data in code sections with the isa decoder to find hidden instructions.
-import { classifyAtt, decode, instructionLength, splitAttOperands, splitAttStatement, type SensitiveClass } from '@previrt/isa';
+import {
+  classifyAtt, decode, instructionLength, instructionText, splitAttOperands, splitAttStatement, type SensitiveClass,
+} from '@previrt/isa';
 import type { CpuMode } from './config.js';
 
 /** Text with, for each character, the offset in the source file it came from. */
@@ -425,7 +427,7 @@ function decodeRun(run: RunByte[], mode: CpuMode, items: AsmItem[], src: (i: num
         end: src(lastStmt.end),
         statement: stmt.text,
         bytes: Array.from(bytes.slice(off, off + insn.length)),
-        decoded: `${insn.mnemonic}${insn.operandText ? ' ' + insn.operandText : ''}`,
+        decoded: instructionText(insn),
         cls: insn.sensitive,
         offset: run[off]!.index,
       });

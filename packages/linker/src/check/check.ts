@@ -1,7 +1,7 @@
 // `previrt check`: proves over a final image that every sensitive instruction is covered by exactly
 // one correct record. Pure: takes a parsed ELF file, returns the findings.
 import {
-  accessesMemory, decode, isNop, sensitiveClassById, memoryOperationKindById, kindName, type DecodedInstruction, type SensitiveClass,
+  accessesMemory, decode, instructionText, isNop, sensitiveClassById, memoryOperationKindById, kindName, type DecodedInstruction, type SensitiveClass,
 } from '@previrt/isa';
 import type { ElfFile } from '../elf/reader.js';
 import { STT_OBJECT } from '../elf/constants.js';
@@ -241,12 +241,12 @@ function validateRecord(
       let s = off;
       while (s > 0 && !starts[s]) s--;
       const insn = decode(region.data, s, mode, region.addr + s);
-      return `record points into the middle of the instruction at ${hex(region.addr + s)} (${insn.mnemonic} ${insn.operandText}`.trimEnd() + ')';
+      return `record points into the middle of the instruction at ${hex(region.addr + s)} (${instructionText(insn)})`;
     }
     return 'record points at bytes that are not code';
   }
   const insn = decode(region.data, off, mode, r.siteAddress);
-  const text = `${insn.mnemonic}${insn.operandText ? ` ${insn.operandText}` : ''}`;
+  const text = instructionText(insn);
   if (!insn.valid) return `record points at an undefined instruction (${text})`;
   if (cls) {
     if (insn.sensitive?.id !== cls.id) {
@@ -268,7 +268,7 @@ function validateRecord(
   while (at < end) {
     const pad: DecodedInstruction = decode(region.data.subarray(0, end), at, mode, region.addr + at);
     if (!isNop(pad, mode) || at + pad.length > end) {
-      return `pad byte at ${hex(region.addr + at)} is not a NOP (${pad.mnemonic}${pad.operandText ? ` ${pad.operandText}` : ''})`;
+      return `pad byte at ${hex(region.addr + at)} is not a NOP (${instructionText(pad)})`;
     }
     at += pad.length;
   }
