@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseElf, checkElf, formatCheckText, inspectElf, type CheckResult } from '@previrt/linker';
-import { SENSITIVE_CLASSES, sensitiveClassByName } from '@previrt/isa';
+import { classifyAtt, sensitiveClassByName, splitAttOperands } from '@previrt/isa';
 import { buildCheckFixture, buildCheckFixture64 } from './check-fixture.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,10 +27,12 @@ function nmAddress(file: string, name: string): number {
   return parseInt(m[1]!, 16);
 }
 
-/** Sensitive instructions objdump shows inside the functions of an image (not in data or fill). */
+/**
+ * Sensitive instructions (of classes that need a site) objdump shows inside the functions of an image
+ * (not in data or fill), classified from objdump's AT&T text by the catalogue's text rules.
+ */
 function objdumpSensitive(file: string): { address: number; mnemonic: string }[] {
   const out = execFileSync('objdump', ['-d', '-w', '--no-show-raw-insn', '-j', '.text', file], { encoding: 'utf8' });
-  const names = new Set(SENSITIVE_CLASSES.filter((c) => c.needsSite).flatMap((c) => c.att.mnemonics));
   const found: { address: number; mnemonic: string }[] = [];
   let inFunction = false;
   for (const line of out.split('\n')) {
@@ -38,9 +40,8 @@ function objdumpSensitive(file: string): { address: number; mnemonic: string }[]
     if (f) inFunction = ['_start', 'work', 'defects'].includes(f[1]!);
     const m = /^\s*([0-9a-f]+):\t(\S+)\s*(.*)$/.exec(line);
     if (!m || !inFunction) continue;
-    const [mnemonic, operands] = [m[2]!, m[3]!];
-    const sensitive = names.has(mnemonic) && (!/^(mov|push|pop)[wlq]?$/.test(mnemonic) || /%(cr\d|db\d|[c-gs]s)\b/.test(operands));
-    if (sensitive) found.push({ address: parseInt(m[1]!, 16), mnemonic });
+    const [mnemonic, operands] = [m[2]!, m[3]!.replace(/\s+#.*$/, '')];
+    if (classifyAtt(mnemonic, splitAttOperands(operands))?.needsSite) found.push({ address: parseInt(m[1]!, 16), mnemonic });
   }
   return found;
 }
