@@ -1,9 +1,9 @@
-// The test kernel (fixtures/kernel) built through the hook: `make CC="previrt cc gcc"` (and
-// AS="previrt as" for its plain `.s` sources, which the Makefile assembles with $(AS) directly)
-// must pass test=all on QEMU with the same transcript as the plain build; every record must point at
-// an instruction of its kind followed by NOPs up to site_len (as `previrt decode` sees the image);
-// and every sensitive instruction `previrt decode --sensitive` finds must have a record, except the
-// ones the afterburner reports as skipped (exclusion markers, int3).
+// The test kernel (fixtures/kernel) built through the hook with `make CC="previrt cc gcc"` alone (the
+// Makefile assembles its plain `.s` sources through $(CC) too, as kbuild does) must pass test=all on
+// QEMU with the same transcript as the plain build; every record must point at an instruction of its
+// kind followed by NOPs up to site_len (as `previrt decode` sees the image); every sensitive
+// instruction `previrt decode --sensitive` finds must have a record, except the ones the afterburner
+// reports as skipped: those between the exclusion markers are in .afterburn_excluded, the rest are int3.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -28,13 +28,34 @@ interface DecodedInsn { address: number; length: number; mnemonic: string; opera
 const boot = (dir: string) => bootOnQemu(path.join(dir, 'kernel.elf'), 'test=all', { disk: path.join(plain, 'disk.img'), timeout: 90_000 });
 const records = (elf: string) => afterburnRecords(elf, 32, path.join(work, 'afterburn.bin'));
 
+/** Contents of one section (objcopy --dump-section: -O binary leaves out unallocated sections). */
+function sectionBytes(file: string, name: string): Buffer {
+  const bin = path.join(work, 'section.bin');
+  fs.rmSync(bin, { force: true });
+  execFileSync('objcopy', [`--dump-section=${name}=${bin}`, file, path.join(work, 'copy.o')]);
+  return fs.readFileSync(bin);
+}
+
+/** The records of .afterburn_excluded (same layout as .afterburn, ELF32). */
+function excludedRecords(elf: string): { address: number; insnLen: number; siteLen: number; kind: number }[] {
+  const b = sectionBytes(elf, '.afterburn_excluded');
+  const out = [];
+  for (let i = 0; i + 8 <= b.length; i += 8) out.push({ address: b.readUInt32LE(i), insnLen: b[i + 4]!, siteLen: b[i + 5]!, kind: b.readUInt16LE(i + 6) });
+  return out;
+}
+
+/** Allocated sections of an object that have contents. */
+function allocatedSections(obj: string): string[] {
+  const out = execFileSync('readelf', ['-SW', obj], { encoding: 'utf8' });
+  return [...out.matchAll(/\]\s+(\S+)\s+(?:PROGBITS|INIT_ARRAY|FINI_ARRAY|NOTE)\s+\S+\s+\S+\s+(\S+)\s+\S+\s+(\S*A\S*)\s/g)]
+    .filter((m) => parseInt(m[2]!, 16) > 0).map((m) => m[1]!);
+}
+
 let launcher = '';
-let shimAs = '';
 beforeAll(() => {
   launcher = path.join(execFileSync(process.execPath, [cli, 'cc', '--print-bin-dir'], { env, encoding: 'utf8' }).trim(), 'previrt');
-  shimAs = path.join(execFileSync(process.execPath, [cli, 'cc', '--print-shim-dir'], { env, encoding: 'utf8' }).trim(), 'as');
   execFileSync('make', ['-s', '-C', kernelDir, `BUILD=${plain}`, '-j2', 'all', 'disk'], { env, stdio: 'pipe' });
-  execFileSync('make', ['-s', '-C', kernelDir, `BUILD=${hooked}`, '-j2', `CC=${launcher} cc gcc`, `AS=${shimAs}`, 'all'],
+  execFileSync('make', ['-s', '-C', kernelDir, `BUILD=${hooked}`, '-j2', `CC=${launcher} cc gcc`, 'all'],
     { env: { ...env, PREVIRT_REPORT: report }, stdio: 'pipe' });
 }, 600_000);
 
@@ -80,12 +101,42 @@ describe('the test kernel through the hook', () => {
     expect(bad).toEqual([]);
   });
 
+  test('CC alone hooks the plain .s sources: segtest.o has a record for every site the rewriter finds in it', () => {
+    const rewritten = JSON.parse(execFileSync(process.execPath, [cli, 'rewrite', path.join(kernelDir, 'src/segtest.s'), '-o', path.join(work, 'segtest.s'), '--json'],
+      { env, encoding: 'utf8' })) as { sites: unknown[] };
+    expect(rewritten.sites.length).toBeGreaterThan(10);
+    expect(records(path.join(hooked, 'segtest.o')).length).toBe(rewritten.sites.length);
+    const lines = fs.readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { output: string; sites: Record<string, number> });
+    const entry = lines.find((l) => l.output === path.join(hooked, 'segtest.o'));
+    expect(Object.values(entry?.sites ?? {}).reduce((a, b) => a + b, 0)).toBe(rewritten.sites.length);
+  });
+
   test('every sensitive instruction previrt decode finds has a record, except the ones reported skipped', () => {
     const elf = path.join(hooked, 'kernel.elf');
     const covered = new Set(records(elf).map((r) => r.address));
+    const excludedTable = excludedRecords(elf);
+    const excludedAt = new Map(excludedTable.map((r) => [r.address, r]));
     const found = JSON.parse(execFileSync(process.execPath, [cli, 'decode', '--sensitive', '--json', '-q', elf], { env, encoding: 'utf8' })) as { sites: DecodedInsn[] };
     const uncovered: Record<string, number> = {};
-    for (const s of found.sites) if (!covered.has(s.address)) uncovered[s.class!] = (uncovered[s.class!] ?? 0) + 1;
+    const unmarked: string[] = [];
+    for (const s of found.sites) {
+      if (covered.has(s.address)) continue;
+      uncovered[s.class!] = (uncovered[s.class!] ?? 0) + 1;
+      // Left alone between the markers: in the excluded table with its kind and length; else an int3.
+      const e = excludedAt.get(s.address);
+      if (e) {
+        if (classByName.get(s.class!)!.id !== e.kind || e.insnLen !== s.length || e.siteLen !== s.length) {
+          unmarked.push(`0x${s.address.toString(16)}: ${s.class} (${s.length} bytes) vs excluded record ${JSON.stringify(e)}`);
+        }
+        excludedAt.delete(s.address);
+      } else if (s.class !== 'int3') {
+        unmarked.push(`0x${s.address.toString(16)}: ${s.class} is neither covered nor in .afterburn_excluded`);
+      }
+    }
+    expect(unmarked).toEqual([]);
+    expect(excludedTable.length).toBeGreaterThan(20);
+    // Every excluded record points at a sensitive instruction the decoder finds.
+    expect([...excludedAt.keys()]).toEqual([]);
     // What the afterburner reported skipping, over every object of the build.
     const skipped: Record<string, number> = {};
     const lines = fs.readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { skipped: Record<string, number>; sites: Record<string, number> });
@@ -99,15 +150,23 @@ describe('the test kernel through the hook', () => {
     const objects = fs.readdirSync(plain).filter((f) => f.endsWith('.o'));
     expect(objects.length).toBeGreaterThanOrEqual(15);
     let identical = 0;
+    let onlyExcluded = 0;
     const differing: string[] = [];
     for (const o of objects) {
       const a = fs.readFileSync(path.join(plain, o));
       const b = fs.readFileSync(path.join(hooked, o));
       if (a.equals(b)) { identical++; continue; }
       const sections = execFileSync('readelf', ['-SW', path.join(hooked, o)], { encoding: 'utf8' });
-      if (!/\s\.afterburn\s/.test(sections)) differing.push(o);
+      if (/\s\.afterburn\s/.test(sections)) continue;
+      if (!/\s\.afterburn_excluded\s/.test(sections)) { differing.push(o); continue; }
+      // Only instructions left alone on purpose: every allocated section is the plain one, byte for byte.
+      onlyExcluded++;
+      for (const name of allocatedSections(path.join(plain, o))) {
+        if (!sectionBytes(path.join(plain, o), name).equals(sectionBytes(path.join(hooked, o), name))) differing.push(`${o} ${name}`);
+      }
     }
     expect(differing).toEqual([]);
     expect(identical).toBeGreaterThan(0);
+    expect(onlyExcluded).toBeGreaterThan(0); // user.o: the ring-3 programs
   });
 });
