@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The no-op guarantee at Linux scale: compares every object of the plain build with the same object
-// of the hooked build. An object may differ only if the hooked one has records (.afterburn), or if it
+// of the hooked build. An object may differ only if the hooked one has records (.afterburn or
+// .afterburn_excluded), or if it
 // is made from another build product that differs (kbuild's .<name>.o.cmd lists its dependencies:
 // e.g. piggy.o holds the compressed vmlinux, misc.o includes voffset.h with vmlinux's symbols; and
 // files its source .incbin's, like rmpiggy.o's realmode.bin). Any
@@ -25,7 +26,8 @@ function* objects(dir, rel = '') {
 }
 
 function hasRecords(file) {
-  return /\s\.afterburn\s/.test(execFileSync('readelf', ['-SW', file], { encoding: 'utf8' }));
+  // Sites (.afterburn) or instructions left alone between the exclusion markers (.afterburn_excluded).
+  return /\s\.afterburn(_excluded)?\s/.test(execFileSync('readelf', ['-SW', file], { encoding: 'utf8' }));
 }
 
 function same(a, b) {
