@@ -10,6 +10,7 @@ import { ldscriptCommand } from './commands/ldscript.js';
 import { checkCommand } from './commands/check.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { verifyCommand } from './commands/verify.js';
 import { decodeCommand } from './commands/decode.js';
 import { lintCommand } from './commands/lint.js';
 
@@ -22,6 +23,7 @@ const COMMANDS: CommandModule<any, any>[] = [
   checkCommand,
   inspectCommand,
   runCommand,
+  verifyCommand,
   decodeCommand,
   lintCommand,
 ];

@@ -82,15 +82,17 @@ interface Entry {
 const K = KEEP, C = CALL_STUB;
 const deprivOnly = (why: string, patchedWhen?: Entry['patchedWhen']): Entry => ({ native: K, hvm: K, xen: C, l4: C, why, ...(patchedWhen ? { patchedWhen } : {}) });
 const exiting = (why: string): Entry => ({ native: K, hvm: C, xen: C, l4: C, why });
+/** No exit under hvm (VT-x runs it in the guest), but wrong or privileged below ring 0. */
+const flagOp = (why: string): Entry => ({ native: K, hvm: K, xen: C, l4: C, why });
 const always = (why: string): Entry => ({ native: K, hvm: K, xen: K, l4: K, why });
 
 /** Per record kind (catalogue name): the patch on each back end. */
 const TABLE: Record<string, Entry> = {
-  cli: { native: K, hvm: VIF_CLEAR, xen: VIF_CLEAR, l4: VIF_CLEAR, why: 'the virtual interrupt flag lives in the state block; no exit, no interrupt window' },
-  sti: exiting('sets the virtual IF and delivers a pending interrupt (hvm: saves the interrupt-window exit)'),
-  pushf: exiting('shows the virtual IF (deprivileged pushf shows IF=1)'),
-  popf: exiting('restores the virtual IF (deprivileged popf drops IF and IOPL)'),
-  iret: exiting('restores the virtual IF from the frame'),
+  cli: { native: K, hvm: K, xen: VIF_CLEAR, l4: VIF_CLEAR, why: 'the virtual interrupt flag lives in the state block (hvm: cli never exits)' },
+  sti: flagOp('sets the virtual IF and delivers a pending interrupt'),
+  pushf: flagOp('shows the virtual IF (deprivileged pushf shows IF=1)'),
+  popf: flagOp('restores the virtual IF (deprivileged popf drops IF and IOPL)'),
+  iret: flagOp('restores the virtual IF from the frame'),
   lgdt: deprivOnly('the hypervisor owns the real GDT (xen: set_gdt, l4: monitor)'),
   sgdt: deprivOnly('deprivileged sgdt reveals the hypervisor GDT'),
   lidt: deprivOnly('the hypervisor owns the real IDT (xen: set_trap_table)'),
@@ -143,13 +145,13 @@ const TABLE: Record<string, Entry> = {
   swapgs: deprivOnly('swapgs needs ring 0'),
   ud2: always('a trap: every hypervisor reflects it to the guest'),
   // Annotated memory operations.
-  'pte-set': exiting('page-table updates go through the monitor (xen: mmu_update, l4: shadow tables, hvm shadow paging: no write-protection exit)'),
+  'pte-set': flagOp('page-table updates go through the monitor (xen: mmu_update, l4: shadow tables; hvm with nested paging needs nothing)'),
   'pte-read': { native: K, hvm: K, xen: K, l4: C, why: 'readable in place; l4: accessed/dirty bits live in the shadow tables' },
-  'pte-test-and-clear': exiting('clears a bit of a protected page-table entry'),
-  'pde-set': exiting('page-directory updates go through the monitor'),
+  'pte-test-and-clear': flagOp('clears a bit of a protected page-table entry'),
+  'pde-set': flagOp('page-directory updates go through the monitor'),
   'pde-read': { native: K, hvm: K, xen: K, l4: C, why: 'readable in place; l4: accessed bits live in the shadow tables' },
-  'mmio-read': { native: K, hvm: K, xen: C, l4: C, why: 'device registers are not mapped for a para-virtual guest (hvm: an APIC-access exit either way)' },
-  'mmio-write': { native: K, hvm: K, xen: C, l4: C, why: 'device registers are not mapped for a para-virtual guest (hvm: an APIC-access exit either way)' },
+  'mmio-read': exiting('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
+  'mmio-write': exiting('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
 };
 
 function kindName(kind: number): string | undefined {

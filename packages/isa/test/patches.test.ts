@@ -37,6 +37,11 @@ test("every kind's site size holds its longest patch", () => {
   // The longest patches: the inline cli (7 bytes) and the 5-byte call.
   expect(longestPatch(sensitiveClassByName('cli')!.id)).toBe(7);
   expect(longestPatch(sensitiveClassByName('hlt')!.id)).toBe(5);
+  // hvm rewrites only what exits: the interrupt-flag classes run in the guest under VT-x.
+  expect(patchFor(sensitiveClassByName('cli')!.id, 'hvm')).toBe(KEEP);
+  expect(patchFor(sensitiveClassByName('popf')!.id, 'hvm')).toBe(KEEP);
+  expect(patchFor(sensitiveClassByName('popf')!.id, 'xen')).toBe(CALL_STUB);
+  expect(patchFor(sensitiveClassByName('out')!.id, 'hvm')).toBe(CALL_STUB);
 });
 
 test('traps every hypervisor reflects keep their instruction everywhere', () => {

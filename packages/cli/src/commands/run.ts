@@ -25,6 +25,7 @@ interface RunArgs {
   json: boolean;
   paging: string;
   force: boolean;
+  'no-rewrite': boolean;
   'exit-cost'?: number;
 }
 
@@ -74,6 +75,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
     .option('hypervisor', { type: 'string', default: 'native', describe: `back end the kernel runs on (${HYPERVISORS.join(', ')}); the loader rewrites the kernel's .afterburn sites for it` })
     .option('paging', { type: 'string', default: 'nested', choices: ['nested', 'shadow'], describe: 'hvm: nested paging (no page-table exits) or shadow paging' })
     .option('force', { type: 'boolean', default: false, describe: 'xen, l4: run a kernel without .afterburn records anyway (it goes wrong silently)' })
+    .option('no-rewrite', { type: 'boolean', default: false, describe: 'ignore the .afterburn records: run the binary unmodified (hvm, native; xen and l4 need --force)' })
     .option('exit-cost', { type: 'number', describe: 'hvm: cycles of a VM exit round trip (default 1500; about 10000 measured in a nested VM)' })
     .option('append', { type: 'string', describe: 'kernel command line (after the kernel name, as QEMU passes it)' })
     .option('initrd', { type: 'string', describe: 'initial RAM disk for a Linux bzImage (placed as QEMU\'s -initrd)' })
@@ -147,7 +149,7 @@ export const runCommand: CommandModule<object, RunArgs> = {
         memoryMB: args.memory, kernel, kernelName: args.kernel, append: args.append, initrd, disks,
         serialOut: (b) => { pendingOut.push(b); if (args.json) serial.push(b); },
         hypervisor: args.hypervisor as (typeof BACKEND_NAMES)[number], paging: args.paging as 'nested' | 'shadow',
-        force: args.force, ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}),
+        force: args.force, noRewrite: args['no-rewrite'], ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}),
       });
     } catch (err) {
       if (err instanceof ImageError) throw new CliError(`${args.kernel}: ${err.message}`, EXIT_USAGE);

@@ -29,6 +29,8 @@ export interface VirtualMachineOptions extends Omit<MachineOptions, 'monitorByte
   costs?: CostTable;
   /** hvm: the VM-exit round trip in cycles (default the cost table's 1,500). */
   exitRoundTrip?: number;
+  /** Load the binary as it is: records are ignored, no site is rewritten (hvm and native run anything). */
+  noRewrite?: boolean;
 }
 
 export interface VirtualMachine {
@@ -73,7 +75,7 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
   }
   let records: ReturnType<typeof readRecords> = [];
   try {
-    if (elf) records = readRecords(elf);
+    if (elf && !opts.noRewrite) records = readRecords(elf);
   } catch (e) {
     if (e instanceof AfterburnFormatError) throw new BackendError(`${name}: ${e.message}`);
     throw e;

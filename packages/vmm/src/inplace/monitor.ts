@@ -65,6 +65,12 @@ export class InPlaceVmm {
   private uartLcr = 0;
   private uartLoopback = false;
   private ataQueued = 0;
+  /** Bytes of the current sector the in-place ATA model fetched ahead (reads) or holds (writes). */
+  private ataReadAhead = 0;
+  private ataWriteHeld = 0;
+  /** A device-register site is running: its access is classified by mmioRead/mmioWrite. */
+  private mmioSite = false;
+  private lastIoSize = 1;
   private ataNoInterrupts = false;
   private readonly icwLeft = [0, 0];
   private readonly icwNeeds4 = [false, false];
@@ -449,8 +455,10 @@ export class InPlaceVmm {
         this.pageTableSite(site);
         return;
       case 'mmio-read': case 'mmio-write':
-        this.forward('mmio', 'apic-access');
-        break;
+        // Classified by the access itself (mmioRead/mmioWrite below).
+        this.mmioSite = true;
+        try { this.runOriginal(site); } finally { this.mmioSite = false; }
+        return;
       default:
         this.inPlace(k.descriptor);
     }
@@ -550,6 +558,7 @@ export class InPlaceVmm {
     const string = site.kindName === 'ins' || site.kindName === 'outs';
     const count = string && insn.prefixes.rep ? (insn.addressSize === 16 ? cpu.regs[1] & 0xffff : cpu.regs[1] >>> 0) : 1;
     const value = write && !string ? cpu.regs[0] : 0;
+    this.lastIoSize = insn.opcode & 1 ? (insn.operandSize === 16 ? 2 : 4) : 1;
     if (this.inPlaceDevice(port, write, string, count, value)) this.inPlace(this.costs.inPlace.device);
     this.runOriginal(site);
   }
@@ -600,6 +609,22 @@ export class InPlaceVmm {
     // ATA: task-file writes are queued until the command; status reads come from the mirror while
     // the drive's interrupt is disabled (nIEN), when reading it has no side effect.
     if ((port >= 0x1f1 && port <= 0x1f6) && write && !string) { this.ataQueued++; return true; }
+    // ATA data port, one word or dword at a time: the first read of a sector fetches all of it (one
+    // exit), the rest is served in place; writes are held until the sector is complete.
+    if (port === 0x1f0 && !string) {
+      const size = this.lastIoSize;
+      if (!write) {
+        if (this.ataReadAhead >= size) { this.ataReadAhead -= size; return true; }
+        this.ataReadAhead = 512 - size;
+      } else {
+        this.ataWriteHeld += size;
+        if (this.ataWriteHeld < 512) return true;
+        this.ataWriteHeld = 0;
+      }
+      this.forward('io', 'io');
+      return false;
+    }
+    if (port === 0x1f7 && write) { this.ataReadAhead = 0; this.ataWriteHeld = 0; }
     if ((port === 0x1f7 || port === 0x3f6) && !write && !string && this.ataNoInterrupts) return true;
     if (port === 0x3f6 && write) this.ataNoInterrupts = (value & 2) !== 0;
     if (port === 0x1f7 && write && this.ataQueued > 0) { this.ataQueued = 0; this.forward('io_batch', 'io'); return false; }
@@ -625,17 +650,23 @@ export class InPlaceVmm {
 
   private mmioRead(addr: number, size: 1 | 2 | 4): number {
     if ((addr >>> 12) === (STATE_PHYS >>> 12)) return this.stateRead(addr & 0xfff, size);
-    this.deviceAccess();
+    this.deviceAccess(addr >>> 0, false);
     return this.origMmioRead(addr, size);
   }
   private mmioWrite(addr: number, size: 1 | 2 | 4, value: number): void {
     if ((addr >>> 12) === (STATE_PHYS >>> 12)) { this.stateWrite(addr & 0xfff, size, value); return; }
-    this.deviceAccess();
+    this.deviceAccess(addr >>> 0, true);
     this.origMmioWrite(addr, size, value);
   }
 
   /** An access to a device register outside the monitor (unannotated, or kept on hvm). */
-  private deviceAccess(): void {
+  private deviceAccess(addr: number, write: boolean): void {
+    if (this.mmioSite) {
+      // The in-place VMM latches the I/O APIC's register select; everything else goes out.
+      if (write && addr === 0xfec00000) this.inPlace(this.costs.inPlace.device);
+      else this.forward('mmio', 'apic-access');
+      return;
+    }
     if (this.inMonitor) return;
     switch (this.backend) {
       case 'hvm': this.exit('apic-access'); break;
