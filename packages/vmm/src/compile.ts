@@ -1500,6 +1500,7 @@ export function setCr0(c: Cpu, v: number): void {
   if ((v & 0x20000000) && !(v & 0x40000000)) c.gp(0);
   if (!(v & 1)) throw new MachineStop('the guest left protected mode (real mode is not implemented)', 'unsupported');
   const changed = c.cr0 ^ v;
+  if ((changed & 0x80000000) && (v & 0x80000000) && (c.cr4 & 0x20)) c.loadPdptes();
   c.cr0 = v | 0;
   if (changed & 0x80010001) c.flushTlb(false);
 }
@@ -1517,13 +1518,16 @@ function writeCr(c: Cpu, n: number, v: number): void {
   switch (n) {
     case 0: setCr0(c, v); break;
     case 2: c.cr2 = v; break;
-    case 3: c.cr3 = v; c.flushTlb(true); break;
+    case 3:
+      if ((c.cr0 & 0x80000000) && (c.cr4 & 0x20)) c.loadPdptes(v);
+      c.cr3 = v; c.flushTlb(true); break;
     default: {
-      // Supported CR4 bits: VME PVI TSD DE PSE MCE PGE PCE OSFXSR OSXMMEXCPT (no PAE).
-      if (v & ~0x7df) c.gp(0);
+      // Supported CR4 bits: VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT.
+      if (v & ~0x7ff) c.gp(0);
       const changed = c.cr4 ^ v;
+      if ((changed & 0xb0) && (v & 0x20) && (c.cr0 & 0x80000000)) c.loadPdptes();
       c.cr4 = v;
-      if (changed & 0x90) c.flushTlb(false);
+      if (changed & 0xb0) c.flushTlb(false);
     }
   }
 }

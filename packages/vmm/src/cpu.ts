@@ -104,6 +104,8 @@ export class Cpu {
   cr2 = 0;
   cr3 = 0;
   cr4 = 0;
+  /** The PAE page-directory-pointer entries (low dwords; the high ones are 0), loaded with CR3. */
+  readonly pdpte = new Int32Array(4);
   readonly dr = new Int32Array(8);
   gdtBase = 0; gdtLimit = 0;
   idtBase = 0; idtLimit = 0x3ff;
@@ -311,6 +313,42 @@ export class Cpu {
     let dirty = true;
     if (!(this.cr0 & 0x80000000)) {
       phys = lin;
+    } else if (this.cr4 & 0x20) {
+      // PAE: the PDPTE loaded with CR3, then 64-bit directory and table entries. MAXPHYADDR is 32
+      // (as QEMU's qemu32), so a set bit in an entry's high dword is reserved (bit 63 too: no NX).
+      const pdpte = this.pdpte[lin >>> 30];
+      if (!(pdpte & 1)) this.pageFault(lin, 0, write, user);
+      const pdeAddr = ((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) >>> 0;
+      const pde = this.physRead32(pdeAddr);
+      if (!(pde & 1)) this.pageFault(lin, 0, write, user);
+      if (this.physRead32(pdeAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
+      if (pde & 0x80) {
+        if (pde & 0x1fe000) this.reservedBitFault(lin, write, user);
+        writable = (pde & 2) !== 0;
+        userOk = (pde & 4) !== 0;
+        this.checkPageAccess(lin, writable, userOk, write, user);
+        let upd = pde | 0x20;
+        if (write) upd |= 0x40;
+        if (upd !== pde) this.walkWrite32(pdeAddr, upd);
+        phys = ((pde & 0xffe00000) | (lin & 0x1ff000)) >>> 0;
+        global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+        dirty = (upd & 0x40) !== 0;
+      } else {
+        const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) >>> 0;
+        const pte = this.physRead32(pteAddr);
+        if (!(pte & 1)) this.pageFault(lin, 0, write, user);
+        if (this.physRead32(pteAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
+        writable = (pde & 2) !== 0 && (pte & 2) !== 0;
+        userOk = (pde & 4) !== 0 && (pte & 4) !== 0;
+        this.checkPageAccess(lin, writable, userOk, write, user);
+        if (!(pde & 0x20)) this.walkWrite32(pdeAddr, pde | 0x20);
+        let upd = pte | 0x20;
+        if (write) upd |= 0x40;
+        if (upd !== pte) this.walkWrite32(pteAddr, upd);
+        phys = (pte & ~0xfff) >>> 0;
+        global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+        dirty = (upd & 0x40) !== 0;
+      }
     } else {
       const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
       const pde = this.physRead32(pdeAddr);
@@ -402,6 +440,28 @@ export class Cpu {
   setA20(enabled: boolean): void {
     this.a20Mask = enabled ? -1 : ~0x100000;
     this.flushTlb(false);
+  }
+
+  /** A reserved bit set in a present PAE entry: #PF with P and RSVD (SDM 4.7). */
+  private reservedBitFault(lin: number, write: boolean, user: boolean): never {
+    this.cr2 = lin | 0;
+    return this.fault(PF_V, 1 | 8 | (write ? 2 : 0) | (user ? 4 : 0));
+  }
+
+  /**
+   * Loads the four PAE page-directory-pointer entries from CR3 (as MOV to CR3, and MOV to CR0/CR4
+   * changing paging modes, do while CR0.PG and CR4.PAE are set); a present entry with a reserved bit
+   * set raises #GP(0) and nothing is loaded.
+   */
+  loadPdptes(cr3 = this.cr3): void {
+    const base = (cr3 & ~0x1f) >>> 0;
+    const lo = [0, 0, 0, 0];
+    for (let i = 0; i < 4; i++) {
+      const a = (base + 8 * i) >>> 0;
+      lo[i] = this.physRead32(a);
+      if ((lo[i] & 1) && ((lo[i] & 0x1e6) !== 0 || this.physRead32(a + 4) !== 0)) this.gp(0);
+    }
+    for (let i = 0; i < 4; i++) this.pdpte[i] = lo[i];
   }
 
   private checkPageAccess(lin: number, writable: boolean, userOk: boolean, write: boolean, user: boolean): void {
@@ -831,7 +891,10 @@ export class Cpu {
     if (kind !== 'iret') this.sysWrite32((descAddr + 4) | 0, hi | 0x200);
     this.trSel = sel; this.trBase = newBase; this.trLimit = newLimit; this.trType = 0xb;
     this.cr0 |= 8;
-    if (this.cr0 & 0x80000000) { this.cr3 = cr3; this.flushTlb(true); }
+    if (this.cr0 & 0x80000000) {
+      if (this.cr4 & 0x20) this.loadPdptes(cr3);
+      this.cr3 = cr3; this.flushTlb(true);
+    }
     this.setFlags(nflags, 0x3f7fd7 | ARITH_FLAGS);
     this.eip = eip;
     for (let i = 0; i < 8; i++) this.regs[i] = regs[i];
