@@ -7,7 +7,8 @@
 // added goes on the line of the instruction it belongs to, so line numbers (and the assembler's
 // diagnostics) stay those of the input.
 import {
-  ATT_PREFIXES, SENSITIVE_CLASSES, attOperandsMayMatter, classifyAtt, mayBeSensitiveAtt, splitAttOperands, splitAttStatement,
+  ATT_PREFIXES, SENSITIVE_CLASSES, attOperandsMayMatter, classifyAtt, encodeNops, encodeNops16, mayBeSensitiveAtt, splitAttOperands,
+  splitAttStatement,
   type SensitiveClass,
 } from '@previrt/isa';
 import { lexLine, type Statement } from './lexer.js';
@@ -242,12 +243,20 @@ class LabelScheme {
   }
 }
 
+/** Bytes as `.byte` operands ("0x8d,0x74,0"). */
+const byteList = (bytes: Uint8Array) => [...bytes].map((b) => (b === 0 ? '0' : `0x${b.toString(16)}`)).join(',');
+// The NOP encodings come from @previrt/isa: the one-byte nop, and the 16-bit NOPs of each length
+// (the 4-byte one as the little-endian value `.fill` repeats).
+const NOP1 = byteList(encodeNops(1));
+const [NOP16_1, NOP16_2, NOP16_3] = [1, 2, 3].map((n) => byteList(encodeNops16(n)));
+const NOP16_4 = `0x${new DataView(encodeNops16(4).buffer).getUint32(0, true).toString(16)}`;
+
 /**
  * Padding from the end of the instruction up to `size` bytes after `start`. The pad length is an
  * assembler expression: `(size-len) & (len<size)` (GNU as comparisons give -1 for true), so an
  * instruction longer than its site gets none. GNU as 2.40 emits 32-bit NOP forms for `.nops` in
  * 16-bit code under `--64`, and a jump over long pads in 16-bit code under `--32`, so 16-bit code
- * gets explicit 16-bit NOPs (lea 0(%si),%si in 4 and 3 bytes, mov %si,%si, nop).
+ * gets explicit 16-bit NOPs (isa encodeNops16: lea 0(%si),%si in 4 and 3 bytes, mov %si,%si, nop).
  */
 function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number): string {
   const pad = `((${size}-${len})&(${len}<${size}))`;
@@ -255,10 +264,10 @@ function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number)
     case 'nops':
       return `.nops ${pad}`;
     case 'fill90':
-      return `.skip ${pad},0x90`;
+      return `.skip ${pad},${NOP1}`;
     case 'nops16':
-      return `.fill ${pad}/4,4,0xb48d;.if ${pad}%4==3;.byte 0x8d,0x74,0;.elseif ${pad}%4==2;.byte 0x89,0xf6;` +
-        `.elseif ${pad}%4==1;.byte 0x90;.endif`;
+      return `.fill ${pad}/4,4,${NOP16_4};.if ${pad}%4==3;.byte ${NOP16_3};.elseif ${pad}%4==2;.byte ${NOP16_2};` +
+        `.elseif ${pad}%4==1;.byte ${NOP16_1};.endif`;
   }
 }
 

@@ -104,6 +104,26 @@ export function encodeNops(length: number): Uint8Array {
   return out;
 }
 
+/**
+ * NOPs for 16-bit code, where the 0F 1F forms would take 16-bit addressing: nop, mov %si,%si, and
+ * lea 0x0(%si),%si with an 8- and a 16-bit displacement (`{disp8}`/`{disp16}` in GNU as).
+ */
+const NOPS16: readonly (readonly number[])[] = [[], [0x90], [0x89, 0xf6], [0x8d, 0x74, 0x00], [0x8d, 0xb4, 0x00, 0x00]];
+export const MAX_SINGLE_NOP16 = 4;
+
+/** NOP padding of exactly `length` bytes for 16-bit code: 4-byte NOPs, then one for the remainder. */
+export function encodeNops16(length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(`NOP length must be a non-negative integer, got ${length}`);
+  const out = new Uint8Array(length);
+  let at = 0;
+  while (at < length) {
+    const n = Math.min(MAX_SINGLE_NOP16, length - at);
+    out.set(NOPS16[n]!, at);
+    at += n;
+  }
+  return out;
+}
+
 export type OperandSize = 1 | 2 | 4;
 
 function sized(size: OperandSize, opByte: number, opOther: number): number[] {

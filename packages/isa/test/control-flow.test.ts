@@ -4,7 +4,7 @@
 // hand-picked forms and on the C libraries of this machine.
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  accessesMemory, baseMnemonic, branchTarget, decode, endsFlow, instructionText, isNop, type CpuMode, type DecodedInstruction,
+  accessesMemory, baseMnemonic, branchTarget, decode, encodeNops16, endsFlow, instructionText, isNop, type CpuMode, type DecodedInstruction,
 } from '@previrt/isa';
 import { assembleListed, elfSections, parseObjdump, run, type ObjdumpLine } from './support/gnu';
 
@@ -46,6 +46,19 @@ describe('GNU as padding is NOPs', () => {
       at++;
     }
     expect(forms.size).toBeGreaterThanOrEqual(4);
+  });
+
+  test('encodeNops16: GNU as encodings of nop, mov %si,%si and lea 0x0(%si),%si; runs of them are NOPs', () => {
+    const { bytes } = assembleListed(['.code16', 'nop', 'mov %si,%si', '{disp8} lea 0x0(%si),%si', '{disp16} lea 0x0(%si),%si'].join('\n'), 32, null);
+    const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+    expect([1, 2, 3, 4].map((n) => hex(encodeNops16(n))).join('')).toBe(hex(bytes));
+    for (let n = 0; n <= 40; n++) {
+      const pad = encodeNops16(n);
+      const insns = walk(pad, 0, n, 16);
+      expect(insns.reduce((s, i) => s + i.length, 0)).toBe(n);
+      expect(insns.filter((i) => !isNop(i, 16)).map(instructionText)).toEqual([]);
+      expect(insns.length).toBe(Math.ceil(n / 4));
+    }
   });
 
   test.each([...PADDING, { name: '--32 .code16', as: 32 as const, mode: 16 as CpuMode, prelude: '.code16' }])(
