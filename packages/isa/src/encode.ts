@@ -88,20 +88,25 @@ const NOPS: readonly (readonly number[])[] = [
 ];
 export const MAX_SINGLE_NOP = 11;
 
+/** `length` bytes of the NOPs of `table` (index: length): the longest repeatedly, then one for the remainder. */
+function nopRun(length: number, table: readonly (readonly number[])[]): Uint8Array {
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(`NOP length must be a non-negative integer, got ${length}`);
+  const out = new Uint8Array(length);
+  let at = 0;
+  while (at < length) {
+    const n = Math.min(table.length - 1, length - at);
+    out.set(table[n]!, at);
+    at += n;
+  }
+  return out;
+}
+
 /**
  * NOP padding of exactly `length` bytes: one recommended NOP up to 11 bytes, longer runs as the fewest
  * such NOPs (11-byte ones, then the remainder) — byte for byte what GNU as emits for `.nops length`.
  */
 export function encodeNops(length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0) throw new RangeError(`NOP length must be a non-negative integer, got ${length}`);
-  const out = new Uint8Array(length);
-  let at = 0;
-  while (at < length) {
-    const n = Math.min(MAX_SINGLE_NOP, length - at);
-    out.set(NOPS[n]!, at);
-    at += n;
-  }
-  return out;
+  return nopRun(length, NOPS);
 }
 
 /**
@@ -113,15 +118,7 @@ export const MAX_SINGLE_NOP16 = 4;
 
 /** NOP padding of exactly `length` bytes for 16-bit code: 4-byte NOPs, then one for the remainder. */
 export function encodeNops16(length: number): Uint8Array {
-  if (!Number.isInteger(length) || length < 0) throw new RangeError(`NOP length must be a non-negative integer, got ${length}`);
-  const out = new Uint8Array(length);
-  let at = 0;
-  while (at < length) {
-    const n = Math.min(MAX_SINGLE_NOP16, length - at);
-    out.set(NOPS16[n]!, at);
-    at += n;
-  }
-  return out;
+  return nopRun(length, NOPS16);
 }
 
 export type OperandSize = 1 | 2 | 4;
