@@ -111,7 +111,39 @@ export function mayBeSensitiveAtt(mnemonic: string): boolean {
   return byMnemonic.has(m) || /^(jmp|call)[wlq]?$/.test(m);
 }
 
-const SPECIAL_REGISTER = /%(?:[cdefgs]s|cr\d|d[br]\d)/i;
+/**
+ * Source text of a pattern for a register that can make `mov`, `push` or `pop` sensitive: a segment,
+ * control or debug register, as a whole name (`%es`, not the start of `%esi`). For building larger
+ * patterns (case-insensitive, as GNU as reads register names).
+ */
+export const ATT_SPECIAL_REGISTER_SOURCE = '%(?:[cdefgs]s|cr\\d+|d[br]\\d)(?![\\w])';
+
+const SPECIAL_REGISTER = new RegExp(ATT_SPECIAL_REGISTER_SOURCE, 'i');
+
+/** The catalogue's AT&T mnemonics, by what else an instruction needs to be sensitive. */
+export interface AttMnemonicGroups {
+  /** Sensitive with any operands (for some class), or needing a full classifyAtt to tell. */
+  unconditional: string[];
+  /** Sensitive only with a segment, control or debug register operand (ATT_SPECIAL_REGISTER_SOURCE). */
+  withSpecialRegister: string[];
+  /** Sensitive only with two immediates (`jmp $sel,$off`, `call $sel,$off`: direct far forms). */
+  withImmediates: string[];
+}
+
+/**
+ * Every mnemonic mayBeSensitiveAtt accepts (lower case), grouped so that a caller can build one
+ * pattern that finds the lines worth classifying: a line whose mnemonic is in none of the groups, or
+ * in a conditional group without what it needs, never gets a class from classifyAtt.
+ */
+export function attMnemonicGroups(): AttMnemonicGroups {
+  const unconditional: string[] = [];
+  const withSpecialRegister: string[] = [];
+  for (const [m, classes] of byMnemonic) {
+    (classes.some((c) => c.att.operand === undefined) ? unconditional : withSpecialRegister).push(m);
+  }
+  const withImmediates = ['jmp', 'call'].flatMap((m) => [m, `${m}w`, `${m}l`, `${m}q`]).filter((m) => !byMnemonic.has(m));
+  return { unconditional, withSpecialRegister, withImmediates };
+}
 
 /**
  * Cheap pre-test on a whole instruction: false when classifyAtt(mnemonic, operands) is surely null
