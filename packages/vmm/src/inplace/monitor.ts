@@ -689,6 +689,7 @@ export class InPlaceVmm {
       case STATE.upcallPending: return cpu.intrLine ? 1 : 0;
       case STATE.upcallMask: return cpu.flags & IF ? 0 : 1;
       case STATE.vif: return cpu.flags & IF ? VIF_ON : 0;
+      case STATE.cr2: case STATE.cr2 + 1: case STATE.cr2 + 2: case STATE.cr2 + 3: return (cpu.cr2 >>> (8 * (off - STATE.cr2))) & 0xff;
       case STATE.picMask: return pic.master.imr;
       case STATE.picMask + 1: return pic.slave.imr;
       case STATE.picIsr: return pic.master.isr;
@@ -715,7 +716,7 @@ export class InPlaceVmm {
         if (v >= 8 && v < 16) this.origIoWrite(0xa0, 1, 0x60 | (v - 8));
         if (v < 16) this.origIoWrite(0x20, 1, 0x60 | (v >= 8 ? 2 : v));
         return;
-      case STATE.upcallPending: case STATE.picIsr: case STATE.picIsr + 1: case STATE.picIrr: case STATE.picIrr + 1:
+      case STATE.upcallPending: case STATE.cr2: case STATE.cr2 + 1: case STATE.cr2 + 2: case STATE.cr2 + 3: case STATE.picIsr: case STATE.picIsr + 1: case STATE.picIrr: case STATE.picIrr + 1:
       case STATE.uartLsr: case STATE.ataStatus:
         return;
       default: this.stateScratch[off] = v;

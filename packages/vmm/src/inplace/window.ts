@@ -24,6 +24,8 @@ export const STATE = {
   upcallMask: 0x01,
   /** u8: the in-place VMM's virtual interrupt flag, 0 = masked (the inline cli stores 0 here). */
   vif: 0x04,
+  /** u32, read: CR2 of the last page fault (Xen's vcpu_info.arch.cr2). */
+  cr2: 0x08,
   /** u16: the 8259 pair's mask (master low byte), read/write. */
   picMask: 0x10,
   /** u8, write: end of interrupt for IRQ n (0..15). */
