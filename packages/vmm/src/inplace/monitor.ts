@@ -95,6 +95,7 @@ export class InPlaceVmm {
   /** Rewrites the sites, maps the window and installs the hooks. Call before the first instruction. */
   install(): void {
     const { machine, cpu, opts } = this;
+    for (const s of opts.sites) this.sitesByAddress.set(s.address, s);
     const w = opts.window;
     if (w) {
       const stubPhys = machine.ram.length;
@@ -102,7 +103,6 @@ export class InPlaceVmm {
       machine.memory.set(stubPage(w), stubPhys);
       cpu.monitorWindow = windowMap(w, stubPhys);
       for (const s of opts.sites) {
-        this.sitesByAddress.set(s.address, s);
         if (s.patch.form === 'keep') continue;
         // encodePatch checks the length against the site; nothing is written past site_len.
         machine.ram.set(encodeSite(s, w), s.phys);
@@ -182,6 +182,8 @@ export class InPlaceVmm {
     bump(this.counters.sensitive, cls.name);
     if (this.inMonitor) return;
     const cpu = this.cpu;
+    const site = this.sitesByAddress.get(eip >>> 0);
+    if (site !== undefined && site.padNops > 0) this.charge(-site.padNops * (1 - this.costs.padNop), 'pad-nops');
     if (cpu.cpl === 3) {
       // User code: system-call entries go through the hypervisor (xen: sysenter bounces; l4: every
       // entry into the guest kernel is an exception IPC, charged where the interrupt is delivered).

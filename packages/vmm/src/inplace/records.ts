@@ -30,6 +30,8 @@ export interface Site {
   readonly patch: PatchSpec;
   /** Where the image's bytes of the site are in guest-physical memory. */
   readonly phys: number;
+  /** NOP instructions in the pad (what a kept site executes after its instruction). */
+  readonly padNops: number;
   readonly where: string;
 }
 
@@ -105,7 +107,8 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
       fail(`${kindName}: the site holds \`${text}\`, not the annotated ${kindName.endsWith('test-and-clear') ? 'lock btr' : 'mov'} access`);
     }
     if (insn.length !== r.insnLen) fail(`${kindName}: the instruction at the site is ${insn.length} bytes, the record says ${r.insnLen}`);
-    for (let at = r.insnLen; at < r.siteLen;) {
+    let padNops = 0;
+    for (let at = r.insnLen; at < r.siteLen; padNops++) {
       const pad = decode(bytes, at, 32, r.siteAddress + at);
       if (!pad.valid || !isPadNop(pad) || at + pad.length > r.siteLen) {
         fail(`${kindName}: byte ${at} of the ${r.siteLen}-byte site is not NOP padding (\`${pad.mnemonic} ${pad.operandText}\`)`);
@@ -116,7 +119,7 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
     if (patch.length > r.siteLen) fail(`${kindName}: the ${backend} patch (${patch.length} bytes) does not fit the ${r.siteLen}-byte site`);
     sites.push({
       address: r.siteAddress, insnLen: r.insnLen, siteLen: r.siteLen, kind: r.kind, kindName, insn,
-      bytes: Uint8Array.from(bytes.subarray(0, r.insnLen)), patch, phys, where: describeAt(elf, r.siteAddress),
+      bytes: Uint8Array.from(bytes.subarray(0, r.insnLen)), patch, phys, padNops, where: describeAt(elf, r.siteAddress),
     });
   }
   sites.sort((a, b) => a.address - b.address);
