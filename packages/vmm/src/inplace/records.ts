@@ -107,6 +107,8 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
       fail(`${kindName}: the site holds \`${text}\`, not the annotated ${kindName.endsWith('test-and-clear') ? 'lock btr' : 'mov'} access`);
     }
     if (insn.length !== r.insnLen) fail(`${kindName}: the instruction at the site is ${insn.length} bytes, the record says ${r.insnLen}`);
+    const patch = patchFor(r.kind, backend, insn);
+    if (patch.length > r.siteLen) fail(`${kindName}: the ${backend} patch (${patch.length} bytes) does not fit the ${r.siteLen}-byte site`);
     let padNops = 0;
     for (let at = r.insnLen; at < r.siteLen; padNops++) {
       const pad = decode(bytes, at, 32, r.siteAddress + at);
@@ -115,8 +117,6 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
       }
       at += pad.length;
     }
-    const patch = patchFor(r.kind, backend, insn);
-    if (patch.length > r.siteLen) fail(`${kindName}: the ${backend} patch (${patch.length} bytes) does not fit the ${r.siteLen}-byte site`);
     sites.push({
       address: r.siteAddress, insnLen: r.insnLen, siteLen: r.siteLen, kind: r.kind, kindName, insn,
       bytes: Uint8Array.from(bytes.subarray(0, r.insnLen)), patch, phys, padNops, where: describeAt(elf, r.siteAddress),
