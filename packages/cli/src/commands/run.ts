@@ -8,7 +8,7 @@ import {
   BACKEND_NAMES, BackendError, MemoryDisk, OverlayDisk, ImageError, createVirtualMachine, type DiskImage, type RunResult,
   type VirtualMachine,
 } from '@previrt/vmm';
-import { countersJson } from './backend-report.js';
+import { backendCountersJson, machineCountersJson } from './backend-report.js';
 import { CliError, EXIT_GUEST_FAILURE, EXIT_USAGE } from '../errors.js';
 
 interface RunArgs {
@@ -244,7 +244,8 @@ export const runCommand: CommandModule<object, RunArgs> = {
         paging: args.hypervisor === 'hvm' ? args.paging : undefined,
         sites: vm.sites.length,
         window: vm.window ? `0x${vm.window.base.toString(16)}` : null,
-        counters: countersJson(counters),
+        counters: machineCountersJson(counters),
+        backend: backendCountersJson(counters),
       };
       process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
     }
