@@ -11,6 +11,7 @@ import {
   splitAttStatement,
   type SensitiveClass,
 } from '@previrt/isa';
+import { candidatePattern } from './candidates.js';
 import { lexLine, type Statement } from './lexer.js';
 
 export type ElfClass = 32 | 64;
@@ -30,6 +31,11 @@ export interface RewriteOptions {
    * null to leave the directive alone. Without it, included files are not looked at.
    */
   include?: (file: string, line: number) => string | null;
+  /**
+   * Look at every line in JavaScript instead of letting one regular expression find the lines that
+   * may matter (slower; the result is the same, which the tests check).
+   */
+  lineByLine?: boolean;
 }
 
 export interface Site {
@@ -165,7 +171,9 @@ interface MacroInfo {
 /** A statement in a macro body that names a parameter (`1: \\op`): decided per invocation at the end. */
 interface ParameterizedStatement {
   macro: MacroInfo;
+  /** 0-based line number, and the offset where the line starts in the input. */
   line: number;
+  lineFrom: number;
   start: number;
   codeEnd: number;
   code: string;
@@ -211,20 +219,27 @@ function parseInvocation(macro: MacroInfo, rest: string): Map<string, string> {
   return args;
 }
 
+/** Text to put at an offset of a line: [offset, text, characters it replaces (default 0: inserted)]. */
+type Edit = [number, string, number?];
+
 /** Chooses label names that cannot collide with the program's own. */
 class LabelScheme {
-  readonly prefix: string;
-  private nextNumeric: number;
+  private prefix = '';
+  private nextNumeric = -1;
   private nextNamed = 0;
 
-  constructor(private readonly source: string, tag: string) {
-    let prefix = `.Lafterburn${tag}_`;
-    for (let k = 0; source.includes(prefix); k++) prefix = `.Lafterburn${tag}x${k}_`;
-    this.prefix = prefix;
-    this.nextNumeric = -1;
-  }
+  constructor(private readonly source: string, private readonly tag: string) {}
 
   named(): { start: string; insn: string; end: string; ref: (l: string) => string } {
+    if (this.prefix === '') {
+      // Chosen on first use (an input without sites needs none). A short search first: V8 finds a
+      // pattern of a few rare letters much faster than the whole prefix.
+      let prefix = `.Lafterburn${this.tag}_`;
+      if (this.source.includes('burn')) {
+        for (let k = 0; this.source.includes(prefix); k++) prefix = `.Lafterburn${this.tag}x${k}_`;
+      }
+      this.prefix = prefix;
+    }
     const k = this.nextNamed++;
     const base = `${this.prefix}${k}`;
     return { start: `${base}s`, insn: `${base}i`, end: `${base}e`, ref: (l) => l };
@@ -278,8 +293,8 @@ function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number)
  * assembled only under `.ifc` on those arguments, so each expansion gets the record of its own kind.
  */
 function parameterizedSite(
-  ps: ParameterizedStatement, elfClass: ElfClass, labels: LabelScheme, has16: boolean, sites: Site[], skipped: Skipped[],
-): [number, string][] | null {
+  ps: ParameterizedStatement, elfClass: ElfClass, labels: LabelScheme, has16: () => boolean, sites: Site[], skipped: Skipped[],
+): Edit[] | null {
   const used = ps.macro.params.filter((p) => new RegExp(`\\\\${p}(?![\\w])`).test(ps.code));
   if (used.length === 0) return null;
   const branches = new Map<string, { cls: SensitiveClass; args: [string, string][] }>();
@@ -298,7 +313,7 @@ function parameterizedSite(
   const names = labels.numeric();
   const s = names.ref(names.start);
   const len = `(${names.ref(names.insn)}-${s})`;
-  const style = ps.mode === 16 ? 'nops16' : has16 ? 'fill90' : 'nops';
+  const style = ps.mode === 16 ? 'nops16' : has16() ? 'fill90' : 'nops';
   let suffix = `;${names.insn}:`;
   for (const { cls, args } of branches.values()) {
     const size = SITE_SIZE.get(cls.id)!;
@@ -339,9 +354,12 @@ function intelOperandsAsAtt(operands: string[]): string[] {
 
 export function rewrite(source: string, options: RewriteOptions = {}): RewriteResult {
   const file = options.fileName ?? '<input>';
+  const lineByLine = options.lineByLine === true;
   const elfClass: ElfClass = options.elfClass ?? (source.includes('.code64') ? 64 : 32);
   let mode: CodeMode = options.mode ?? (elfClass === 64 ? 64 : 32);
-  const has16 = source.includes('.code16');
+  // Whether the input has 16-bit code anywhere (for the padding of macro bodies), asked when needed.
+  let has16Cache: boolean | undefined;
+  const has16 = (): boolean => (has16Cache ??= source.includes('.code16'));
   const labels = new LabelScheme(source, options.labelTag ?? '');
   const sites: Site[] = [];
   const skipped: Skipped[] = [];
@@ -349,25 +367,53 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   const bodies: Body[] = [];
   const macros = new Map<string, MacroInfo>();
   const parameterized: ParameterizedStatement[] = [];
-  // Insertions per line: [offset, text], applied from the end once the whole input is read.
-  const lineEdits = new Map<number, [number, string][]>();
+  // Insertions per line (by the offset where the line starts): [offset in the line, text], applied
+  // from the end once the whole input is read.
+  const lineEdits = new Map<number, Edit[]>();
   let off = false;
   let intel = false;
   let ended = false;
   let inBlockComment = false;
 
-  // Lines are walked by offset; only the ones that may matter become strings.
-  const lineStart: number[] = [];
-  let lineCount = 0;
+  // Line numbers are counted only when needed (sites, diagnostics), up to the line asked for:
+  // lines are visited in order, so the count only moves forward.
+  let countedTo = 0;
+  let countedLines = 0;
+  const lineOf = (at: number): number => {
+    for (;;) {
+      const nl = source.indexOf('\n', countedTo);
+      if (nl < 0 || nl >= at) return countedLines;
+      countedLines++;
+      countedTo = nl + 1;
+    }
+  };
+
+  // Lines are walked by offset; only the ones that may matter become strings. Outside Intel syntax,
+  // C block comments and macro or repeat bodies, the next line that may matter is found by one
+  // regular expression over the input (rebuilt when a macro is defined); otherwise lines are looked
+  // at one by one.
+  let scan: RegExp | null = null;
+  let scanMacros = -1;
+  let lastFrom = 0;
   let nextSemicolon = -1;
   let nextHash = -1;
   let nextSlash = -1;
-  for (let pos = 0, ln = 0; pos <= source.length && !ended; ln++) {
-    let end = source.indexOf('\n', pos);
+  for (let pos = 0; pos <= source.length && !ended;) {
+    let from = pos;
+    if (pos > 0 && !lineByLine && !inBlockComment && !intel && bodies.length === 0) {
+      if (scanMacros !== macros.size) {
+        scan = candidatePattern(DIRECTIVES, macros.keys());
+        scanMacros = macros.size;
+      }
+      scan!.lastIndex = pos - 1; // the newline before this line
+      const hit = scan!.exec(source);
+      if (hit === null) break;
+      from = source.charCodeAt(hit.index) === 10 ? hit.index + 1 : Math.max(pos, source.lastIndexOf('\n', hit.index - 1) + 1);
+    }
+    let end = source.indexOf('\n', from);
     if (end < 0) end = source.length;
-    const from = pos;
     pos = end + 1;
-    lineCount = ln + 1;
+    lastFrom = from;
     // Fast path: most lines are one plain statement (no `;`, no comment) whose first word says it
     // cannot matter. The next `;`, `#` and `/` are found with indexOf, once per occurrence.
     if (nextSemicolon < from) nextSemicolon = indexOrEnd(source, ';', from);
@@ -376,14 +422,13 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
     const plain = nextSemicolon >= end && nextHash >= end && nextSlash >= end;
     if (!inBlockComment && plain && !mayMatter(source, from, end, macros, intel)) continue;
     const line = source.slice(from, end);
-    lineStart[ln] = from;
     const lexed = lexLine(line, inBlockComment);
     inBlockComment = lexed.inBlockComment;
     for (const comment of lexed.comments) {
       const m = OFF_MARKER.exec(comment);
       if (m) off = m[1] === 'off';
     }
-    let edits: [number, string][] | null = null;
+    let edits: Edit[] | null = null;
     // A bare prefix statement (`rep;` before `outsb`) whose code starts at this offset.
     let pendingPrefixAt = -1;
     for (const st of lexed.statements) {
@@ -410,11 +455,11 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
             if (!options.include || off) break;
             const m = /^\s*"((?:[^"\\]|\\.)*)"/.exec(parsed.rest);
             if (!m) break;
-            const replacement = options.include(m[1]!, ln + 1);
+            const replacement = options.include(m[1]!, lineOf(from) + 1);
             if (replacement === null) break;
             const q = line.indexOf('"', parsed.at);
             edits ??= [];
-            edits.push([q, `"${replacement.replace(/["\\]/g, '\\$&')}"\u0000${m[0].trim().length}`]);
+            edits.push([q, `"${replacement.replace(/["\\]/g, '\\$&')}"`, m[0].trim().length]);
             break;
           }
           case '.set': case '.equ': {
@@ -428,7 +473,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       const macroBody = bodies.length === 1 ? bodies[0]!.macro : undefined;
       if (macroBody && !intel && parsed.rest.includes('\\') && !sensitiveAsWritten(parsed.rest)) {
         // Whether it is sensitive depends on the macro's arguments: decided per invocation, at the end.
-        parameterized.push({ macro: macroBody, line: ln, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode, excluded: off });
+        parameterized.push({ macro: macroBody, line: lineOf(from), lineFrom: from, start: parsed.at, codeEnd: st.codeEnd, code: parsed.rest, mode, excluded: off });
         pendingPrefixAt = -1;
         continue;
       }
@@ -453,7 +498,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       const repeated = bodies.length > 0;
       // Left alone on purpose: the bytes stay, a record in .afterburn_excluded says so.
       const exclude = (c: SensitiveClass) => {
-        skipped.push({ line: ln + 1, column: startAt + 1, kind: c.id, className: c.name, reason: 'excluded' });
+        skipped.push({ line: lineOf(from) + 1, column: startAt + 1, kind: c.id, className: c.name, reason: 'excluded' });
         const names = repeated ? labels.numeric() : labels.named();
         const s = names.ref(names.start);
         edits ??= [];
@@ -465,7 +510,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         if (cls !== null && off) exclude(cls);
         else if (cls !== null) {
           diagnostics.push({
-            file, line: ln + 1, column: parsed.at + 1, severity: 'error', rule: 'intel-syntax',
+            file, line: lineOf(from) + 1, column: parsed.at + 1, severity: 'error', rule: 'intel-syntax',
             message: `'${st.code.slice(parsed.at, st.codeEnd).trim()}' is a sensitive instruction (${cls.name}) in Intel syntax, ` +
               `which the afterburner does not rewrite; write it in AT&T syntax or wrap it in previrt:off/previrt:on`,
           });
@@ -480,7 +525,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       }
       // keepLayout classes (int3) must not move the bytes after them: no site.
       if (cls.keepLayout) {
-        skipped.push({ line: ln + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'keep-layout' });
+        skipped.push({ line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'keep-layout' });
         continue;
       }
       const size = SITE_SIZE.get(cls.id)!;
@@ -493,55 +538,51 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       // A macro may be expanded under another .code directive than where it was written: when the
       // input mixes 16-bit code with macros, pad macro sites with one-byte NOPs, right in any mode.
       const style = bodyMode !== undefined
-        ? (bodyMode === 16 ? 'nops16' : has16 ? 'fill90' : 'nops')
+        ? (bodyMode === 16 ? 'nops16' : has16() ? 'fill90' : 'nops')
         : (mode === 16 ? 'nops16' : 'nops');
       edits ??= [];
       edits.push([startAt, `${names.start}:`]);
       edits.push([st.codeEnd,
         `;${names.insn}:${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${e}-${s})`, cls.id)}`]);
       sites.push({
-        line: ln + 1, column: startAt + 1, kind: cls.id, className: cls.name,
+        line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name,
         text: line.slice(startAt, st.codeEnd).trim(), mode: bodyMode ?? mode, repeated,
       });
     }
-    if (edits !== null) lineEdits.set(ln, edits);
+    if (edits !== null) lineEdits.set(from, edits);
     if (lexed.unterminatedString) {
-      diagnostics.push({ file, line: ln + 1, column: line.indexOf('"') + 1, severity: 'warning', rule: 'syntax', message: 'missing closing quote' });
+      diagnostics.push({ file, line: lineOf(from) + 1, column: line.indexOf('"') + 1, severity: 'warning', rule: 'syntax', message: 'missing closing quote' });
     }
   }
   for (const ps of parameterized) {
     const made = parameterizedSite(ps, elfClass, labels, has16, sites, skipped);
     if (made === null) continue;
-    const list = lineEdits.get(ps.line) ?? [];
+    const list = lineEdits.get(ps.lineFrom) ?? [];
     list.push(...made);
     list.sort((a, b) => a[0] - b[0]);
-    lineEdits.set(ps.line, list);
+    lineEdits.set(ps.lineFrom, list);
   }
   let text = source;
   if (lineEdits.size > 0) {
-    const chunks: string[] = [];
+    // Concatenation (V8 keeps a rope and flattens it once, when the text is written).
+    text = '';
     let copied = 0;
-    for (const ln of [...lineEdits.keys()].sort((a, b) => a - b)) {
-      const edits = lineEdits.get(ln)!;
-      const from = lineStart[ln]!;
+    for (const from of [...lineEdits.keys()].sort((a, b) => a - b)) {
+      const edits = lineEdits.get(from)!;
       let end = source.indexOf('\n', from);
       if (end < 0) end = source.length;
       let out = source.slice(from, end);
       for (let k = edits.length - 1; k >= 0; k--) {
-        const [at, insert] = edits[k]!;
-        // `text\0n` replaces n characters (an include's file name); plain text is inserted.
-        const nul = insert.indexOf('\u0000');
-        const cut = nul < 0 ? 0 : Number(insert.slice(nul + 1));
-        out = out.slice(0, at) + (nul < 0 ? insert : insert.slice(0, nul)) + out.slice(at + cut);
+        const [at, insert, cut = 0] = edits[k]!;
+        out = out.slice(0, at) + insert + out.slice(at + cut);
       }
-      chunks.push(source.slice(copied, from), out);
+      text += source.slice(copied, from) + out;
       copied = end;
     }
-    chunks.push(source.slice(copied));
-    text = chunks.join('');
+    text += source.slice(copied);
   }
   if (inBlockComment) {
-    diagnostics.push({ file, line: lineCount, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
+    diagnostics.push({ file, line: lineOf(lastFrom) + 1, column: 1, severity: 'warning', rule: 'syntax', message: 'unterminated /* comment at end of input' });
   }
   return { text, sites, skipped, diagnostics };
 }
