@@ -14,7 +14,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemoryDisk, OverlayDisk, createVirtualMachine, snapshot, total } from '../packages/vmm/dist/index.js';
 import { sensitiveClassByName } from '../packages/isa/dist/index.js';
@@ -25,7 +25,7 @@ const opt = (name) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? arg
 const WORKLOADS = (opt('workloads') ?? 'syscall,sysenter,irqflags,pagetable,pio,ctxsw,mixed').split(',');
 const json = argv.includes('--json');
 const exitCost = opt('exit-cost') !== undefined ? Number(opt('exit-cost')) : undefined;
-const work = opt('keep-build') ?? join(tmpdir(), 'previrt-bench-backends');
+const work = resolve(opt('keep-build') ?? join(tmpdir(), 'previrt-bench-backends'));
 const log = (s) => { if (!json && process.stderr.isTTY) process.stderr.write(s); };
 
 // ---------------------------------------------------------------- the three kernels

@@ -1,36 +1,53 @@
 #!/usr/bin/env bash
-# The demo. For now: install what is missing and build (scripts/setup.sh), build the test kernel,
-# boot its self-tests on QEMU (the reference machine) and print the transcript, then list the
-# sensitive instructions previrt finds in the kernel binary. Later stages extend it (afterburnt
-# build, every hypervisor back end).
+# The demo: one kernel binary, every hypervisor. Installs what is missing (scripts/setup.sh), builds
+# the test kernel through the afterburner (make CC="previrt cc gcc"), proves its records with
+# previrt check, runs its self-tests and its benchmarks with previrt verify on the native, hvm, xen
+# and l4 back ends and on QEMU (same serial output everywhere), then compares the pre-virtualized
+# build with the hand-ported para-virtual one (PARAVIRT=1) and prints the porting effort of each.
+# A few minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-make -s -C fixtures/kernel all disk
+previrt() { node packages/cli/bin/previrt.js "$@"; }
+kernel_dir=fixtures/kernel
+work=$kernel_dir/build/demo
+mkdir -p "$work"
 
-kernel=fixtures/kernel/build/kernel.elf
-image=$(mktemp --suffix=.img)
-trap 'rm -f "$image"' EXIT
-cp fixtures/kernel/build/disk.img "$image"
-
-echo "== qemu-system-i386 -kernel $kernel -append test=all"
-set +e
-qemu-system-i386 -kernel "$kernel" -append "test=all" -serial stdio -display none -no-reboot \
-	-device isa-debug-exit,iobase=0xf4,iosize=0x04 -drive "file=$image,format=raw,if=ide"
-status=$?
-set -e
-# isa-debug-exit: QEMU exits with (code << 1) | 1, so 1 means the kernel reported success.
-if [ "$status" -ne 1 ]; then
-	echo "demo: the test kernel failed on QEMU (exit status $status)" >&2
-	exit 1
-fi
+echo "== building the test kernel through the afterburner: make CC=\"previrt cc gcc\""
+make -s -C "$kernel_dir" all disk
+make -s -C "$kernel_dir" BUILD=build/demo/afterburned CC="node $PWD/packages/cli/bin/previrt.js cc gcc" all
+kernel=$work/afterburned/kernel.elf
+disk=$kernel_dir/build/disk.img
 
 echo
-echo "== previrt decode --sensitive $kernel (sites per class; the full list: run the command)"
-node packages/cli/bin/previrt.js decode --sensitive --json "$kernel" | node -e '
-	const sites = JSON.parse(require("fs").readFileSync(0, "utf8")).sites;
-	const count = new Map();
-	for (const s of sites) count.set(s.class, (count.get(s.class) ?? 0) + 1);
-	for (const [cls, n] of [...count].sort((a, b) => b[1] - a[1])) console.log(`${String(n).padStart(5)}  ${cls}`);
-	console.log(`${String(sites.length).padStart(5)}  sites in ${count.size} classes`);'
+echo "== previrt check $kernel"
+previrt check "$kernel" | tail -1
+
+echo
+echo "== previrt inspect --summary (records per kind)"
+previrt inspect --summary "$kernel" | head -20
+
+echo
+echo "== previrt verify $kernel --append test=all (native, hvm, xen, l4 and QEMU)"
+previrt verify "$kernel" --append test=all --disk "$disk"
+
+echo
+echo "== previrt verify $kernel --append bench=all (output lines compared apart from cycles)"
+previrt verify "$kernel" --append bench=all --disk "$disk" --mask 'cycles=[0-9]+'
+
+echo
+echo "== the same binary without records on xen: refused, and what --force shows"
+make -s -C "$kernel_dir" all
+set +e
+previrt run "$kernel_dir/build/kernel.elf" --hypervisor xen --append test=irq-flags --disk "$disk"
+previrt run "$kernel_dir/build/kernel.elf" --hypervisor xen --force --append test=irq-flags --disk "$disk"
+set -e
+
+echo
+echo "== pre-virtualized against para-virtual (make PARAVIRT=1), and the other back ends, per workload"
+node bench/backends.mjs --keep-build "$work/bench"
+
+echo
+echo "== porting effort"
+node scripts/porting-effort.mjs

@@ -138,7 +138,8 @@ export class InPlaceVmm {
     if (this.uartPending > 0) this.forward('console_io');
     const c = this.counters;
     c.instructions = this.cpu.icount;
-    c.modeledCycles = this.cpu.icount + this.cpu.chargedCycles;
+    c.modeledCycles = Math.round(this.cpu.icount + this.cpu.chargedCycles);
+    for (const k of Object.keys(c.charged)) c.charged[k] = Math.round(c.charged[k]!);
     return c;
   }
 
