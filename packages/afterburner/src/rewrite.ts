@@ -569,15 +569,14 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
     let copied = 0;
     for (const from of [...lineEdits.keys()].sort((a, b) => a - b)) {
       const edits = lineEdits.get(from)!;
-      let end = source.indexOf('\n', from);
-      if (end < 0) end = source.length;
-      let out = source.slice(from, end);
-      for (let k = edits.length - 1; k >= 0; k--) {
-        const [at, insert, cut = 0] = edits[k]!;
-        out = out.slice(0, at) + insert + out.slice(at + cut);
+      // Edits are in offset order: copy the line's pieces between them from the input.
+      text += source.slice(copied, from);
+      let done = from;
+      for (const [at, insert, cut = 0] of edits) {
+        text += source.slice(done, from + at) + insert;
+        done = from + at + cut;
       }
-      text += source.slice(copied, from) + out;
-      copied = end;
+      copied = done;
     }
     text += source.slice(copied);
   }
