@@ -1047,9 +1047,14 @@ export class Cpu {
     for (const page of [...this.codePages.keys()]) this.invalidateCode(page);
   }
 
-  get time(): number { return this.icount + this.idleTime; }
-  /** The time-stamp counter: virtual time plus the cycles a back end charged. */
-  get tsc(): number { return this.icount + this.idleTime + this.chargedCycles; }
+  /**
+   * Virtual time in ns: instructions retired, time spent halted, and the cycles a back end charged
+   * (exits, hypercalls, in-place operations take time on every clock, the PIT's and the local APIC
+   * timer's as much as the TSC's: a kernel calibrating one against the other sees one frequency).
+   */
+  get time(): number { return this.icount + this.idleTime + this.chargedCycles; }
+  /** The time-stamp counter: virtual time (which includes the cycles a back end charged). */
+  get tsc(): number { return this.time; }
 
   /** Delivers an exception raised on behalf of the instruction at `eip` (the monitor's emulation). */
   raiseAt(vector: number, hasCode: boolean, code: number, eip: number): void {
