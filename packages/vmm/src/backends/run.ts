@@ -104,16 +104,17 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
       throw e;
     }
   }
+  // The window only exists when something reaches it: a rewritten site or a hypercall page (an
+  // unmodified kernel keeps its whole address space).
+  const needsWindow = backend !== 'native' && (sites.some((s) => s.patch.form !== 'keep') || pvPage !== null);
   let window: WindowLayout | null = null;
-  if (backend !== 'native' && elf) {
+  if (needsWindow && elf) {
     try {
       window = windowLayout(chooseWindow(elf));
     } catch (e) {
       if (e instanceof WindowError) throw new BackendError(`${name}: ${e.message}`);
       throw e;
     }
-  } else if (backend !== 'native') {
-    window = windowLayout(0xff800000);
   }
   let hypercallPage: { linear: number; phys: number } | undefined;
   if (pvPage !== null && elf) {

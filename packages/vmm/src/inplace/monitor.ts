@@ -109,8 +109,8 @@ export class InPlaceVmm {
         if (s.patch.form === 'call') this.siteByReturn.set((s.address + 5) >>> 0, s);
       }
       if (opts.hypercallPage) machine.ram.set(hypercallPage(opts.hypercallPage.linear, w.hypercallStub), opts.hypercallPage.phys);
-      cpu.hostView = hostViewFor(this.backend, w.base);
     }
+    cpu.hostView = hostViewFor(this.backend, w?.base ?? 0xff800000);
     cpu.kernelRing = this.backend === 'xen' ? 1 : this.backend === 'l4' ? 3 : 0;
     cpu.invalidateAllCode();
     cpu.hooks = {
