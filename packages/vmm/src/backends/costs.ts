@@ -1,7 +1,8 @@
 // The cost table of the back ends: cycles charged per instruction, per VM exit by reason, per
 // hypercall, per IPC and per in-place operation. Every figure says where it comes from. A run's
-// modeled cycles are its instructions (one cycle each) plus everything charged here; the guest's TSC
-// shows the same sum (Cpu.tsc), so a workload's `cycles=` line is its modeled cost.
+// modeled cycles are its instructions (one cycle each) plus everything charged here, with the pads
+// of kept sites at their NOP cost. Charged cycles take virtual time on every clock (Cpu.time: the
+// TSC, the PIT, the local APIC timer); the NOP credit does not (a clock never runs backwards).
 //
 // Scale: the simulated machine retires one instruction per cycle at 1 GHz (the virtual clock that
 // matches QEMU's `-icount shift=0`), so one cycle here is one guest instruction. Literature figures

@@ -8,7 +8,7 @@
 //   emulate the faulting classes and run the silently-differing ones as they behave below ring 0
 //   (Cpu.kernelRing: pushf shows IF=1, popf/iret drop IF, sgdt & co. show the hypervisor's values);
 // - the cost: every exit, hypercall, IPC, trap and in-place operation is counted and charged from
-//   the cost table (costs.ts). The charged cycles advance the guest's TSC, not its device clocks.
+//   the cost table (costs.ts). Charged cycles take virtual time (Cpu.time) like instructions do.
 // A site reaches the monitor through its stub's monitor-call (vmcall); the monitor pops the return
 // address, finds the site, runs the original instruction for the virtual CPL 0 (compileOne), charges
 // what the in-place VMM and its hypervisor would do, and resumes after the site.
@@ -55,6 +55,11 @@ export class InPlaceVmm {
   private readonly siteOps = new Map<Site, Op>();
   private readonly sitesByAddress = new Map<number, Site>();
   private inMonitor = false;
+  /**
+   * Cycles the pads of kept sites cost less than one per NOP. Kept out of the guest's clock (which
+   * must never run backwards inside a block); subtracted from the modeled cycles.
+   */
+  padCredit = 0;
   /** Unpatched instructions decoded for their operands (hvm exit reasons), by EIP. */
   private readonly decoded = new Map<number, { crn: number; write: boolean }>();
   private cpuidSeen = new Set<string>();
@@ -138,7 +143,7 @@ export class InPlaceVmm {
     if (this.uartPending > 0) this.forward('console_io');
     const c = this.counters;
     c.instructions = this.cpu.icount;
-    c.modeledCycles = Math.round(this.cpu.icount + this.cpu.chargedCycles);
+    c.modeledCycles = Math.round(this.cpu.icount + this.cpu.chargedCycles - this.padCredit);
     for (const k of Object.keys(c.charged)) c.charged[k] = Math.round(c.charged[k]!);
     return c;
   }
@@ -184,7 +189,11 @@ export class InPlaceVmm {
     if (this.inMonitor) return;
     const cpu = this.cpu;
     const site = this.sitesByAddress.get(eip >>> 0);
-    if (site !== undefined && site.padNops > 0) this.charge(-site.padNops * (1 - this.costs.padNop), 'pad-nops');
+    if (site !== undefined && site.padNops > 0) {
+      const credit = site.padNops * (1 - this.costs.padNop);
+      this.padCredit += credit;
+      bump(this.counters.charged, 'pad-nops', -credit);
+    }
     if (cpu.cpl === 3) {
       // User code: system-call entries go through the hypervisor (xen: sysenter bounces; l4: every
       // entry into the guest kernel is an exception IPC, charged where the interrupt is delivered).
