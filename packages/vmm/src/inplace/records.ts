@@ -14,6 +14,7 @@ import {
 } from '@previrt/linker';
 
 const PF_X = 1;
+const SHF_EXECINSTR = 4;
 const PT_LOAD = 1;
 
 export interface Site {
@@ -82,7 +83,12 @@ function describeAt(elf: ElfFile, address: number): string {
  */
 export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: BackendName, records = readRecords(elf)): Site[] {
   if (elf.header.machine !== 3) throw new RecordError(file, 0, 'the in-place VMM runs 32-bit x86 (EM_386) kernels only');
-  const code = elf.segments.filter((s) => s.type === PT_LOAD && (s.flags & PF_X) && s.filesz > 0);
+  const loaded = elf.segments.filter((s) => s.type === PT_LOAD && s.filesz > 0);
+  // Code is what an executable segment or section holds: Linux i386 links .init.text into its RW data
+  // segment (no PF_X: without NX the flag means nothing to the hardware).
+  const execSections = elf.sections.filter((sec) => (sec.flags & SHF_EXECINSTR) && sec.size > 0);
+  const inCode = (seg: { flags: number }, a: number, len: number): boolean => (seg.flags & PF_X) !== 0
+    || execSections.some((sec) => a >= sec.addr && a + len <= sec.addr + sec.size);
   const sites: Site[] = [];
   for (const r of records) {
     const fail = (problem: string): never => { throw new RecordError(file, r.siteAddress, `${describeAt(elf, r.siteAddress)} ${problem}`.trim()); };
@@ -92,8 +98,9 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
     const kindName = (cls?.name ?? mem?.name)!;
     if (r.insnLen < 1 || r.insnLen > 15) fail(`${kindName}: instruction length ${r.insnLen} is impossible`);
     if (r.siteLen < r.insnLen) fail(`${kindName}: site length ${r.siteLen} is shorter than the instruction (${r.insnLen})`);
-    const seg = code.find((s) => r.siteAddress >= s.vaddr && r.siteAddress + r.siteLen <= s.vaddr + s.filesz);
-    if (!seg) fail(`${kindName}: the site (${r.siteLen} bytes) is not inside an executable loaded segment`);
+    const seg = loaded.find((s) => r.siteAddress >= s.vaddr && r.siteAddress + r.siteLen <= s.vaddr + s.filesz
+      && inCode(s, r.siteAddress, r.siteLen));
+    if (!seg) fail(`${kindName}: the site (${r.siteLen} bytes) is not inside an executable loaded segment (PF_X, or a section with SHF_EXECINSTR)`);
     const phys = seg!.paddr + (r.siteAddress - seg!.vaddr);
     if (phys + r.siteLen > ram.length) fail(`${kindName}: the site lies beyond guest memory`);
     const bytes = ram.subarray(phys, phys + r.siteLen);
