@@ -156,6 +156,8 @@ export class Cpu {
   hostView: HostView | null = null;
   /** Cycles a back end charged beyond one per instruction (exits, hypercalls, in-place operations). */
   chargedCycles = 0;
+  /** Virtual time of the next device timer event (set by the machine before each run). */
+  deadline = Infinity;
 
   // Software TLB: linear page -> physical page | 1, one set for supervisor and one for user accesses.
   private readonly tlbSupR = new Int32Array(TLB_SIZE);
@@ -1053,6 +1055,16 @@ export class Cpu {
    * timer's as much as the TSC's: a kernel calibrating one against the other sees one frequency).
    */
   get time(): number { return this.icount + this.idleTime + this.chargedCycles; }
+
+  /**
+   * Charges cycles a back end spent (they take virtual time); when that reaches the next timer event
+   * the run loop returns, so the event fires on time instead of a whole charge-inflated slice late
+   * (lost timer ticks otherwise: Linux's IO-APIC timer check counts them).
+   */
+  addCycles(cycles: number): void {
+    this.chargedCycles += cycles;
+    if (this.time >= this.deadline) this.exitRequest = true;
+  }
   /** The time-stamp counter: virtual time (which includes the cycles a back end charged). */
   get tsc(): number { return this.time; }
 

@@ -269,6 +269,7 @@ export class Machine implements CpuBus {
         }
         const next = this.nextEvent();
         const until = Math.min(maxInstructions, c.icount + Math.max(1, Math.ceil(next - c.time)));
+        c.deadline = next;
         c.run(until);
         if (this.stopRequest) return this.finish(this.stopRequest);
         if (c.time >= next) this.fireEvents(c.time);

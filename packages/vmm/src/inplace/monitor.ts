@@ -151,7 +151,7 @@ export class InPlaceVmm {
   // ------------------------------------------------------------------ charging
 
   private charge(cycles: number, what: string): void {
-    this.cpu.chargedCycles += cycles;
+    this.cpu.addCycles(cycles);
     bump(this.counters.charged, what, cycles);
   }
   private exit(reason: ExitReason): void {
