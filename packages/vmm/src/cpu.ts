@@ -1058,8 +1058,8 @@ export class Cpu {
 
   /**
    * Charges cycles a back end spent (they take virtual time); when that reaches the next timer event
-   * the run loop returns, so the event fires on time instead of a whole charge-inflated slice late
-   * (lost timer ticks otherwise: Linux's IO-APIC timer check counts them).
+   * the run loop returns, so the event fires when it is due rather than after the rest of a slice
+   * whose length was computed before the charge.
    */
   addCycles(cycles: number): void {
     this.chargedCycles += cycles;
