@@ -4,6 +4,8 @@
 import { BACKEND_NAMES, type BackendName } from '@previrt/isa';
 import { AfterburnFormatError, ElfError, parseElf, type ElfFile } from '@previrt/linker';
 import { Machine, type MachineOptions, type RunResult } from '../machine.js';
+import { ImageError } from '../elf.js';
+import { bzImageVmlinux, isBzImage } from '../linux.js';
 import { InPlaceVmm, type Paging } from '../inplace/monitor.js';
 import { RecordError, loadSites, readRecords, type Site } from '../inplace/records.js';
 import { MONITOR_BYTES, WindowError, chooseWindow, windowLayout, type WindowLayout } from '../inplace/window.js';
@@ -65,9 +67,25 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
     throw new BackendError(`unknown hypervisor '${backend}': choose one of ${BACKEND_NAMES.join(', ')}`);
   }
   let elf: ElfFile | null = null;
-  if (isElf(opts.kernel)) {
+  let image: Uint8Array | null = isElf(opts.kernel) ? opts.kernel : null;
+  // A Linux bzImage off native is read as a domain builder reads it: the vmlinux of its payload is
+  // loaded directly and rewritten from its records (native boots it through the 32-bit boot
+  // protocol and its decompressor, as QEMU does).
+  let linuxDirect = false;
+  if (image === null && backend !== 'native' && !opts.noRewrite && isBzImage(opts.kernel)) {
     try {
-      elf = parseElf(opts.kernel, name);
+      image = bzImageVmlinux(opts.kernel);
+      linuxDirect = true;
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      if ((backend === 'xen' || backend === 'l4') && !opts.force) {
+        throw new BackendError(`${name}: ${e.message}: on ${backend} the records of the vmlinux inside are needed`);
+      }
+    }
+  }
+  if (image !== null) {
+    try {
+      elf = parseElf(image, name);
     } catch (e) {
       if (e instanceof ElfError) throw new BackendError(e.message);
       throw e;
@@ -94,7 +112,7 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
       + `the interrupt flag and sgdt/sidt/smsw show the hypervisor's values, so it would go wrong without a word; build it `
       + `with previrt cc (make CC="previrt cc gcc"), or pass --force to watch it fail`);
   }
-  const machine = new Machine({ ...opts, monitorBytes: backend === 'native' ? 0 : MONITOR_BYTES });
+  const machine = new Machine({ ...opts, linuxDirect, monitorBytes: backend === 'native' ? 0 : MONITOR_BYTES });
   let sites: Site[] = [];
   if (elf && records.length > 0) {
     try {
