@@ -9,6 +9,7 @@
 //
 // Usage: boot-compare.mjs <bzImage> [--append <cmdline>] [--hypervisor native[,hvm,xen,l4]]
 //                         [--memory MB] [--out <dir>] [--json]
+//        boot-compare.mjs --print-masks   (the same normalisations as `previrt verify --mask` expressions)
 //   --out: writes qemu.txt and previrt-<back end>.txt (raw transcripts) there.
 // Exit status: 0 when every transcript equals QEMU's after normalisation (back ends that `previrt run`
 // does not offer are listed as not available), 1 otherwise, 2 on bad usage.
@@ -26,6 +27,7 @@ let kernel = '';
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--json') opt.json = true;
+  else if (a === '--print-masks') opt['print-masks'] = true;
   else if (a === '--append' || a === '--hypervisor' || a === '--memory' || a === '--out') {
     if (i + 1 >= args.length) usage(`${a} needs a value`);
     opt[a.slice(2)] = args[++i];
@@ -33,8 +35,8 @@ for (let i = 0; i < args.length; i++) {
   else if (!kernel && !a.startsWith('-')) kernel = a;
   else usage(`unknown argument ${a}`);
 }
-if (!kernel) usage('no bzImage given');
-if (!fs.existsSync(kernel)) { console.error(`boot-compare: ${kernel}: no such file`); process.exit(2); }
+if (!kernel && !opt['print-masks']) usage('no bzImage given');
+if (kernel && !fs.existsSync(kernel)) { console.error(`boot-compare: ${kernel}: no such file`); process.exit(2); }
 
 function usage(msg) {
   if (msg) console.error(`boot-compare: ${msg}`);
@@ -43,28 +45,39 @@ function usage(msg) {
 }
 
 /**
- * Lines that differ between QEMU and previrt for a reason other than the machine's behaviour, with
- * the reason. Applied to both transcripts.
+ * What differs between QEMU and previrt only by timing, with the reason and the machines it applies
+ * to (all when none are named). Applied to both transcripts of a comparison.
  */
-const NORMALISE = [
+export const NORMALISE = [
   {
     pattern: /^(sched_clock: Marking stable )\(-?\d+, -?\d+\)->\(-?\d+, -?\d+\)$/gm,
     replace: '$1(<ns>, <ns>)->(<ns>, <ns>)',
+    mask: 'sched_clock: Marking stable [^\\r\\n]*',
     reason: 'clock readings counted from machine reset: on QEMU they include SeaBIOS, its linuxboot option ROM and '
       + 'the kernel\'s real-mode setup code (millions of instructions on the counting clock), which previrt skips by '
-      + 'entering at the 32-bit boot protocol entry point',
+      + 'entering at the 32-bit boot protocol entry point (off native also the decompressor, which a domain builder skips)',
+  },
+  {
+    pattern: /^(tsc: Detected )[0-9.]+( MHz processor)$|^(clocksource: tsc-early: mask: 0x[0-9a-f]+ max_cycles: )0x[0-9a-f]+, max_idle_ns: \d+( ns)$|^(Calibrating delay loop \(skipped\), value calculated using timer frequency\.\. )[0-9.]+ BogoMIPS \(lpj=\d+\)$/gm,
+    replace: (m, a, b, c, d, e) => (a ? `${a}<MHz>${b}` : c ? `${c}<cycles>, max_idle_ns: <ns>${d}` : `${e}<BogoMIPS>`),
+    mask: 'tsc: Detected [0-9.]+ MHz|max_cycles: 0x[0-9a-f]+, max_idle_ns: [0-9]+ ns|[0-9.]+ BogoMIPS \\(lpj=[0-9]+\\)',
+    machines: ['hvm', 'xen', 'l4'],
+    reason: 'the TSC is calibrated against PIT channel 2, which the kernel polls with `in`; on hvm, xen and l4 those '
+      + 'reads are VM exits, hypercalls, IPCs or in-place device reads whose modeled cost takes virtual time between the '
+      + 'samples, so the measured frequency moves in its last digits (999.965 instead of 1000.044 MHz) and with it the '
+      + 'values derived from it: the tsc-early clocksource\'s max_cycles/max_idle_ns and the BogoMIPS (lpj)',
   },
 ];
 
-/** The transcript up to the restart after the init's line (inclusive), CRs removed, normalised. */
-function prepare(text) {
+/** The transcript up to the restart after the init's line (inclusive), CRs removed, normalised for a machine. */
+function prepare(text, machine) {
   let t = text.replace(/\r/g, '');
   const init = t.indexOf('previrt-e2e: init reached user space');
   if (init >= 0) {
     const m = /^reboot: machine restart\n?/m.exec(t.slice(init));
     if (m) t = t.slice(0, init + m.index + m[0].length);
   }
-  for (const n of NORMALISE) t = t.replace(n.pattern, n.replace);
+  for (const n of NORMALISE) if (!n.machines || n.machines.includes(machine)) t = t.replace(n.pattern, n.replace);
   return t;
 }
 
@@ -98,8 +111,13 @@ function firstDifference(a, b) {
   return null;
 }
 
+if (opt['print-masks']) {
+  // For `previrt verify --mask`: one regular expression per line (verify masks on every machine).
+  for (const n of NORMALISE) console.log(n.mask);
+  process.exit(0);
+}
 const q = qemu();
-const reference = prepare(q.transcript);
+const reference = prepare(q.transcript, 'native');
 const reachedInit = reference.includes('previrt-e2e: init reached user space\n');
 const rows = [];
 if (opt.out) {
@@ -110,7 +128,7 @@ for (const hv of opt.hypervisor.split(',').filter(Boolean)) {
   const r = ours(hv);
   if (r.unavailable) { rows.push({ hypervisor: hv, available: false, why: r.unavailable }); continue; }
   if (opt.out) fs.writeFileSync(path.join(opt.out, `previrt-${hv}.txt`), r.transcript.replace(/\r/g, ''));
-  const diff = firstDifference(reference, prepare(r.transcript));
+  const diff = firstDifference(prepare(q.transcript, hv), prepare(r.transcript, hv));
   rows.push({ hypervisor: hv, available: true, identical: diff === null, difference: diff, exitCode: r.exit, reason: r.reason,
     instructions: r.instructions, runSeconds: r.runSeconds, wallSeconds: r.wall, counters: r.counters });
 }
@@ -118,10 +136,10 @@ for (const hv of opt.hypervisor.split(',').filter(Boolean)) {
 const ok = reachedInit && rows.some((r) => r.available) && rows.every((r) => !r.available || r.identical);
 if (opt.json) {
   console.log(JSON.stringify({ kernel, append: opt.append, qemu: { exitCode: q.exit, wallSeconds: q.wall, reachedInit, lines: reference.split('\n').length - 1 },
-    normalised: NORMALISE.map((n) => ({ pattern: String(n.pattern), reason: n.reason })), machines: rows, identical: ok }, null, 2));
+    normalised: NORMALISE.map((n) => ({ pattern: String(n.pattern), machines: n.machines ?? 'all', reason: n.reason })), machines: rows, identical: ok }, null, 2));
 } else {
   console.log(`QEMU (-icount shift=0): ${reference.split('\n').length - 1} lines up to the restart, init ${reachedInit ? 'reached' : 'NOT reached'}, ${q.wall.toFixed(1)} s wall`);
-  for (const n of NORMALISE) console.log(`normalised: ${String(n.pattern)}\n  because: ${n.reason}`);
+  for (const n of NORMALISE) console.log(`normalised${n.machines ? ` on ${n.machines.join(', ')}` : ''}: ${String(n.pattern)}\n  because: ${n.reason}`);
   for (const r of rows) {
     if (!r.available) { console.log(`${r.hypervisor}: not available (${r.why})`); continue; }
     const what = r.identical ? 'identical to QEMU' : `DIFFERS at line ${r.difference.line}:\n  qemu:    ${r.difference.qemu}\n  previrt: ${r.difference.previrt}`;
