@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { Machine, bzImagePayload } from '@previrt/vmm';
+import { BackendError, Machine, bzImagePayload, createVirtualMachine } from '@previrt/vmm';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let dir: string;
@@ -103,6 +103,23 @@ test('the payload is found and named by its format; only gzip is decompressed', 
   expect(bzImagePayload(xz).format).toBe('xz');
   expect(() => new Machine({ kernel: xz, kernelName: 'bzImage', linuxDirect: true, serialOut: () => {} }))
     .toThrow(/compressed with xz; only gzip payloads/);
+});
+
+test('off native a bzImage is loaded as a domain builder does (its vmlinux, same zero page); xen refuses a payload it cannot read', () => {
+  const q = qemu('console=ttyS0', 128, null);
+  const out: number[] = [];
+  const vm = createVirtualMachine({ hypervisor: 'hvm', kernel: readFileSync(bzImageWithVmlinux), kernelName: 'bzImage', append: 'console=ttyS0', serialOut: (b) => out.push(b) });
+  const r = vm.run(10_000_000);
+  expect(Buffer.from(out).toString('latin1')).toBe(q.out);
+  expect(r.exitCode).toBe(q.status);
+  // Entered at the ELF's entry (0x1000000), not at code32_start (0x100000).
+  expect(vm.machine.boot.entry).toBe(0x1000000);
+  const xz = Buffer.from(readFileSync(bzImageWithVmlinux));
+  Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]).copy(xz, (xz[0x1f1] + 1) * 512 + xz.readUInt32LE(0x248));
+  expect(() => createVirtualMachine({ hypervisor: 'xen', kernel: xz, kernelName: 'bzImage', serialOut: () => {} }))
+    .toThrow(BackendError);
+  expect(() => createVirtualMachine({ hypervisor: 'xen', kernel: xz, kernelName: 'bzImage', serialOut: () => {} }))
+    .toThrow(/compressed with xz; only gzip payloads can be read .*records of the vmlinux inside are needed/);
 });
 
 test('an initrd that does not fit is refused with a message', () => {
