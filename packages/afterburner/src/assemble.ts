@@ -124,6 +124,10 @@ export function planAssembly(req: AsRequest): AsPlan {
   const usesStdin = parsed.inputIndexes.length === 0 || parsed.inputIndexes.some((i) => parsed.args[i] === '-');
   if (usesStdin && req.stdinFile === undefined) throw new Error('planAssembly: standard input was not saved');
   const tmpDir = req.env.TMPDIR || os.tmpdir();
+  // Objects skipped by design (position-independent compiles, vDSO, PREVIRT_EXCLUDE) are assembled
+  // exactly as plain `as` would: no sites and no .afterburn_excluded table either, since they do not
+  // become code of the image `previrt check` proves (and an extra section would change the bytes of a
+  // vDSO image that the kernel carries as data).
   const skip = Boolean(req.env.PREVIRT_CC_SKIP) && req.env.PREVIRT_REWRITE_ALL !== '1';
 
   // The inputs as the assembler would read them: [index in args or -1 for implicit stdin, name, text].
