@@ -37,6 +37,8 @@ export interface MonitorOptions {
 }
 
 const VIF_ON = 1;
+/** Page-table updates per batch: Linux's Xen multicall batch (arch/x86/xen/multicalls.h, MC_BATCH). */
+const PAGE_TABLE_BATCH = 32;
 
 /** The hypervisor's view of descriptor tables and CR0 for a deprivileged kernel (xen, l4). */
 function hostViewFor(backend: BackendName, window: number): HostView | null {
@@ -70,6 +72,12 @@ export class InPlaceVmm {
   private uartLcr = 0;
   private uartLoopback = false;
   private ataQueued = 0;
+  /**
+   * xen and l4: page-table updates made in place and not yet handed to the hypervisor (one
+   * mmu_update hypercall / one map IPC per batch, as a para-virtual kernel batches them).
+   */
+  private ptQueued = 0;
+  private flushingPageTables = false;
   /** Bytes of the current sector the in-place ATA model fetched ahead (reads) or holds (writes). */
   private ataReadAhead = 0;
   private ataWriteHeld = 0;
@@ -140,6 +148,7 @@ export class InPlaceVmm {
 
   /** Flushes what the in-place device models still hold and fills in the totals. */
   finish(): Counters {
+    this.flushPageTables();
     if (this.uartPending > 0) this.forward('console_io');
     const c = this.counters;
     c.instructions = this.cpu.icount;
@@ -159,10 +168,12 @@ export class InPlaceVmm {
     this.charge(this.costs.exit[reason], 'exits');
   }
   private hypercall(kind: string): void {
+    if (this.ptQueued > 0) this.flushPageTables();
     bump(this.counters.hypercalls, kind);
     this.charge(this.costs.hypercall.base + (this.costs.hypercall.work[kind] ?? 0), 'hypercalls');
   }
   private ipc(kind: string, count = 1): void {
+    if (this.ptQueued > 0) this.flushPageTables();
     bump(this.counters.ipcs, kind, count);
     this.charge(count * this.costs.ipc + (this.costs.ipcWork[kind] ?? this.costs.ipcWork.control ?? 0), 'ipc');
   }
@@ -307,6 +318,8 @@ export class InPlaceVmm {
   // ------------------------------------------------------------------ interrupts and exceptions
 
   private onDeliver(vector: number, kind: 'exception' | 'interrupt' | 'software'): void {
+    // The hypervisor runs (or the guest kernel is entered from user mode): the queue goes out first.
+    if (this.ptQueued > 0) this.flushPageTables();
     const c = this.counters;
     const fromUser = this.cpu.cpl === 3;
     if (kind === 'interrupt') {
@@ -402,6 +415,7 @@ export class InPlaceVmm {
           else this.inPlace(k.deliverPending);
         }
         if (b === 'l4' && site.kindName === 'iret' && fromCpl === 0 && cpu.cpl === 3) this.ipc('syscall');
+        if (fromCpl === 0 && cpu.cpl === 3) this.flushPageTables();
         return;
       }
       case 'in': case 'out': case 'ins': case 'outs':
@@ -462,6 +476,7 @@ export class InPlaceVmm {
         this.inPlace(k.descriptor);
         this.runOriginal(site);
         if (b === 'l4') this.ipc('syscall');
+        this.flushPageTables();
         return;
       case 'pte-set': case 'pde-set': case 'pte-test-and-clear':
         this.pageTableSite(site);
@@ -486,12 +501,36 @@ export class InPlaceVmm {
 
   private pageTableSite(site: Site): void {
     const b = this.backend;
-    if (b === 'xen') this.hypercall('mmu_update');
-    else if (b === 'l4') this.ipc('map', 2);
-    else if (b === 'hvm' && this.paging === 'shadow') this.exit('vmcall');
+    if (b === 'xen' || b === 'l4') {
+      // Queued in place; the batch goes to the hypervisor when it is full or before anything else
+      // reaches the hypervisor (a hypercall or IPC of another kind, an interrupt, an exception, a
+      // TLB flush, the return to user mode), so it never sees stale page tables.
+      this.inPlace(this.costs.inPlace.queue);
+      this.ptQueued++;
+    } else if (b === 'hvm' && this.paging === 'shadow') this.exit('vmcall');
     else this.inPlace(this.costs.inPlace.queue);
     this.runOriginal(site);
     if (site.kindName === 'pde-set' && this.watching) this.rescanDirectory();
+    if (this.ptQueued >= PAGE_TABLE_BATCH) this.flushPageTables();
+  }
+
+  /** Hands the queued page-table updates to the hypervisor: one mmu_update or one map IPC. */
+  private flushPageTables(): void {
+    const n = this.ptQueued;
+    if (n === 0 || this.flushingPageTables) return;
+    this.flushingPageTables = true;
+    this.ptQueued = 0;
+    try {
+      if (this.backend === 'xen') {
+        this.hypercall('mmu_update');
+        if (n > 1) this.charge((n - 1) * (this.costs.hypercall.work.mmu_update ?? 0), 'hypercalls');
+      } else if (this.backend === 'l4') {
+        this.ipc('map', 2);
+        if (n > 1) this.charge((n - 1) * (this.costs.ipcWork.map ?? 0), 'ipc');
+      }
+    } finally {
+      this.flushingPageTables = false;
+    }
   }
 
   /** The PD of CR3 and every page table it references become watched; a window mapping is refused. */
@@ -538,6 +577,7 @@ export class InPlaceVmm {
       cpu.watchPage(page, false);
       return;
     }
+    this.flushPageTables();
     this.counters.ptWriteFaults++;
     if (this.backend === 'xen') this.charge(this.costs.xenPtWriteFault, 'pt-write-faults');
     else if (this.backend === 'l4') { bump(this.counters.ipcs, 'pagefault', 2); this.charge(2 * this.costs.ipc + this.costs.ipcWork.pagefault!, 'pt-write-faults'); }
