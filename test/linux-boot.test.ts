@@ -12,6 +12,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { BackendError, Machine, bzImagePayload, createVirtualMachine } from '@previrt/vmm';
+import { rewrite } from '@previrt/afterburner';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let dir: string;
@@ -30,10 +31,18 @@ beforeAll(() => {
   bzImage = join(dir, 'bzImage');
   execFileSync('gcc', ['-m32', '-c', '-o', obj, join(root, 'fixtures/vmm/guests/bzimage.S')], { stdio: 'pipe' });
   execFileSync('ld', ['-m', 'elf_i386', '--oformat', 'binary', '-T', script, '-o', bzImage, obj], { stdio: 'pipe' });
+  // The payload's vmlinux: the same 32-bit code through the afterburner (padded sites, records).
+  const pre = execFileSync('gcc', ['-m32', '-E', '-P', join(root, 'fixtures/vmm/guests/bzimage.S')], { encoding: 'utf8' });
+  const rewritten = rewrite(pre, { elfClass: 32, fileName: 'bzimage.S' });
+  expect(rewritten.sites.length).toBeGreaterThan(0);
+  const asm = join(dir, 'vmlinux.s');
+  writeFileSync(asm, rewritten.text);
+  const elfObj = join(dir, 'vmlinux.o');
+  execFileSync('as', ['--32', '-o', elfObj, asm], { stdio: 'pipe' });
   const elfScript = join(dir, 'vmlinux.ld');
-  writeFileSync(elfScript, 'ENTRY(_start)\nSECTIONS {\n  /DISCARD/ : { *(.setup) *(.note*) *(.comment) }\n  .text 0x1000000 : { *(.text) *(.data) *(.rodata*) }\n}\n');
+  writeFileSync(elfScript, 'ENTRY(_start)\nSECTIONS {\n  /DISCARD/ : { *(.setup) *(.afterburn_excluded) *(.note*) *(.comment) }\n  .text 0x1000000 : { *(.text) *(.data) *(.rodata*) }\n  .afterburn : { *(.afterburn) *(.afterburn.*) }\n}\n');
   const elf = join(dir, 'vmlinux');
-  execFileSync('ld', ['-m', 'elf_i386', '-T', elfScript, '-o', elf, obj], { stdio: 'pipe' });
+  execFileSync('ld', ['-m', 'elf_i386', '-T', elfScript, '-o', elf, elfObj], { stdio: 'pipe' });
   const image = readFileSync(bzImage);
   const kernelOffset = (image[0x1f1] + 1) * 512;
   const payload = gzipSync(readFileSync(elf));
@@ -105,15 +114,21 @@ test('the payload is found and named by its format; only gzip is decompressed', 
     .toThrow(/compressed with xz; only gzip payloads/);
 });
 
-test('off native a bzImage is loaded as a domain builder does (its vmlinux, same zero page); xen refuses a payload it cannot read', () => {
+test('a pre-virtualized bzImage runs as its vmlinux on every back end (same zero page as QEMU\'s loader); others boot through the protocol', () => {
   const q = qemu('console=ttyS0', 128, null);
-  const out: number[] = [];
-  const vm = createVirtualMachine({ hypervisor: 'hvm', kernel: readFileSync(bzImageWithVmlinux), kernelName: 'bzImage', append: 'console=ttyS0', serialOut: (b) => out.push(b) });
-  const r = vm.run(10_000_000);
-  expect(Buffer.from(out).toString('latin1')).toBe(q.out);
-  expect(r.exitCode).toBe(q.status);
-  // Entered at the ELF's entry (0x1000000), not at code32_start (0x100000).
-  expect(vm.machine.boot.entry).toBe(0x1000000);
+  for (const hypervisor of ['native', 'hvm', 'xen', 'l4'] as const) {
+    const out: number[] = [];
+    const vm = createVirtualMachine({ hypervisor, kernel: readFileSync(bzImageWithVmlinux), kernelName: 'bzImage', append: 'console=ttyS0', serialOut: (b) => out.push(b) });
+    const r = vm.run(10_000_000);
+    expect(`${hypervisor}: ${Buffer.from(out).toString('latin1')}`).toBe(`${hypervisor}: ${q.out}`);
+    expect(r.exitCode).toBe(q.status);
+    // Entered at the ELF's entry (0x1000000), not at code32_start (0x100000), with its sites loaded.
+    expect(vm.machine.boot.entry).toBe(0x1000000);
+    expect(vm.sites.length).toBeGreaterThan(0);
+  }
+  // Without records (the plain image): the 32-bit boot protocol, as on QEMU.
+  const plain = createVirtualMachine({ hypervisor: 'hvm', kernel: readFileSync(bzImage), kernelName: 'bzImage', serialOut: () => {} });
+  expect(plain.machine.boot.entry).toBe(0x100000);
   const xz = Buffer.from(readFileSync(bzImageWithVmlinux));
   Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]).copy(xz, (xz[0x1f1] + 1) * 512 + xz.readUInt32LE(0x248));
   expect(() => createVirtualMachine({ hypervisor: 'xen', kernel: xz, kernelName: 'bzImage', serialOut: () => {} }))

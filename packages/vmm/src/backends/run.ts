@@ -67,28 +67,40 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
     throw new BackendError(`unknown hypervisor '${backend}': choose one of ${BACKEND_NAMES.join(', ')}`);
   }
   let elf: ElfFile | null = null;
-  let image: Uint8Array | null = isElf(opts.kernel) ? opts.kernel : null;
-  // A Linux bzImage off native is read as a domain builder reads it: the vmlinux of its payload is
-  // loaded directly and rewritten from its records (native boots it through the 32-bit boot
-  // protocol and its decompressor, as QEMU does).
-  let linuxDirect = false;
-  if (image === null && backend !== 'native' && !opts.noRewrite && isBzImage(opts.kernel)) {
+  const parse = (bytes: Uint8Array): ElfFile => {
     try {
-      image = bzImageVmlinux(opts.kernel);
-      linuxDirect = true;
+      return parseElf(bytes, name);
+    } catch (e) {
+      if (e instanceof ElfError) throw new BackendError(e.message);
+      throw e;
+    }
+  };
+  if (isElf(opts.kernel)) elf = parse(opts.kernel);
+  // A pre-virtualized Linux bzImage (its vmlinux has records) is read as a domain builder reads it,
+  // on every back end alike so that all of them run the same code from the same entry: the vmlinux
+  // of its payload is loaded directly and rewritten from its records. Any other bzImage boots through
+  // the 32-bit boot protocol and its decompressor, as on QEMU.
+  let linuxDirect = false;
+  if (elf === null && !opts.noRewrite && isBzImage(opts.kernel)) {
+    let vmlinux: Uint8Array | null = null;
+    try {
+      vmlinux = bzImageVmlinux(opts.kernel);
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
       if ((backend === 'xen' || backend === 'l4') && !opts.force) {
         throw new BackendError(`${name}: ${e.message}: on ${backend} the records of the vmlinux inside are needed`);
       }
     }
-  }
-  if (image !== null) {
-    try {
-      elf = parseElf(image, name);
-    } catch (e) {
-      if (e instanceof ElfError) throw new BackendError(e.message);
-      throw e;
+    if (vmlinux !== null) {
+      const inner = parse(vmlinux);
+      let recorded = false;
+      try {
+        recorded = readRecords(inner).length > 0;
+      } catch (e) {
+        if (!(e instanceof AfterburnFormatError)) throw e;
+        recorded = true; // reported below, with the file named
+      }
+      if (recorded) { elf = inner; linuxDirect = true; }
     }
   }
   let records: ReturnType<typeof readRecords> = [];
