@@ -199,8 +199,16 @@ adir="$work/annotated"
 echo
 echo "== pre-virtualized kernel (annotated, APIC + I/O APIC, through previrt cc)"
 "$repo/scripts/linux/annotate.sh" "$src" "$asrc" | tee "$work/annotate.log" | sed 's/^/  /'
+# The build is stale too when previrt would lay the sites out differently: the site size of every
+# class (the back ends' patches must fit) and the annotation header, as the built previrt has them.
+sites_fingerprint=$(node --input-type=module -e "
+  import { SENSITIVE_CLASSES, MEMORY_OPERATION_KINDS } from '$repo/packages/isa/dist/index.js';
+  console.log([...SENSITIVE_CLASSES, ...MEMORY_OPERATION_KINDS].map((c) => c.name + '=' + (c.needsSite === false ? '-' : c.siteSize)).join(' '));
+")" header $(sha256sum "$asrc/include/previrt/annotate.h" | cut -c1-16)"
 if [ "$rebuild" = 1 ] || [ ! -f "$adir/build-seconds" ] || [ "$repo/scripts/linux/annotations.patch" -nt "$adir/build-seconds" ] \
-   || [ "$repo/scripts/linux/annotate.sh" -nt "$adir/build-seconds" ]; then
+   || [ "$repo/scripts/linux/annotate.sh" -nt "$adir/build-seconds" ] \
+   || [ "$(cat "$adir/previrt-sites" 2>/dev/null)" != "$sites_fingerprint" ]; then
+  [ ! -f "$adir/previrt-sites" ] || say "previrt's site layout changed since the last pre-virtualized build: rebuilding"
   rm -rf "$adir"
   mkdir -p "$adir"
   make -s -C "$asrc" O="$adir" ARCH=i386 CC="previrt cc gcc" tinyconfig >/dev/null
@@ -219,6 +227,7 @@ if [ "$rebuild" = 1 ] || [ ! -f "$adir/build-seconds" ] || [ "$repo/scripts/linu
   fi
   t1=$(date +%s.%N)
   echo "$t0 $t1" | awk '{ printf "%.1f\n", $2 - $1 }' > "$adir/build-seconds"
+  echo "$sites_fingerprint" > "$adir/previrt-sites"
 fi
 say "pre-virtualized build: $(cat "$adir/build-seconds") s"
 echo
