@@ -164,7 +164,7 @@ test('a corrupted record is refused by the loader, naming the site and the probl
     ['wrong instruction length', (v, at) => v.setUint8(at + 4, 2), /cli: the instruction at the site is 1 bytes, the record says 2/],
     ['site one byte off', (v, at) => v.setUint32(at, cli.address + 1, true), /not (NOP padding|sensitive)|does not decode|a \w+ instruction/],
     ['site outside the code', (v, at) => v.setUint32(at, 0x10, true), /not inside an executable loaded segment/],
-    ['pad too short for the patch', (v, at) => v.setUint8(at + 5, 3), /patch \(7 bytes\) does not fit the 3-byte site/],
+    ['pad too short for the patch', (v, at) => v.setUint8(at + 5, 3), /the xen patch \(5 bytes\) does not fit the 3-byte site/],
   ];
   for (const [what, mutate, problem] of cases) {
     const file = withRecord(cli.index, mutate);

@@ -75,11 +75,13 @@ export interface MemoryOperationKind {
   readonly description: string;
 }
 
-// Site sizes. A patch that needs the monitor is `call rel32` (5 bytes) to a stub of the in-place VMM,
-// which finds the original instruction from the return address; 8 leaves room for a short inline
-// fast path beside it. cli is an inline `movb $0, vif` (7 bytes: C6 05 disp32 imm8); sti, popf and
-// iret must also test for a pending virtual interrupt without touching the guest's arithmetic flags,
-// which an inline `pushf; movb; testb; jnz; popf` sequence needs room for.
+// Site sizes: the longest patch of the kind in the @previrt/isa patch table (patches.ts, where the
+// sequences are spelled out; a test checks every size against it). A patch that needs the monitor is
+// `call rel32` (5 bytes) to a stub of the in-place VMM, which finds the original instruction from the
+// return address; 8 leaves room for a short inline fast path beside it. The interrupt-flag classes
+// are inline plain x86 on the state block's virtual IF byte: cli `movb $0, vif` (7 bytes), sti
+// `movb $1, vif; call *pending_hook` (13), pushf `pushfl; call *flags_hook` (7), popf and iret
+// `testb $2, <IF byte of the image>; setnz vif; call *hook; popfl|iretl` (19).
 const CALL_SITE = 8;
 
 function insn(
@@ -104,11 +106,11 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
   insn(1, 'cli', 'interrupt-flag', 'faults-in-user', { mnemonics: ['cli'] },
     'clear the interrupt flag', { siteSize: 7 }),
   insn(2, 'sti', 'interrupt-flag', 'faults-in-user', { mnemonics: ['sti'] },
-    'set the interrupt flag (and deliver a pending interrupt)', { siteSize: 16 }),
+    'set the interrupt flag (and deliver a pending interrupt)', { siteSize: 13 }),
   insn(3, 'pushf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('pushf', 'wlq') },
-    'push EFLAGS: reveals the real IF and IOPL'),
+    'push EFLAGS: reveals the real IF and IOPL', { siteSize: 7 }),
   insn(4, 'popf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('popf', 'wlq') },
-    'pop EFLAGS: silently ignores IF and IOPL below ring 0', { siteSize: 16 }),
+    'pop EFLAGS: silently ignores IF and IOPL below ring 0', { siteSize: 19 }),
   // Descriptor tables.
   insn(5, 'lgdt', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('lgdt', 'wlq') }, 'load the GDT register'),
   insn(6, 'sgdt', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('sgdt', 'wlq') }, 'store the GDT register'),
@@ -129,7 +131,7 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
   insn(19, 'lcall', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lcall', 'wlq') }, 'far call through a segment selector'),
   insn(20, 'lret', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lret', 'wlq') }, 'far return (pops CS)'),
   insn(21, 'iret', 'far-transfer', 'silently-differs', { mnemonics: ['iret', 'iretw', 'iretl', 'iretd', 'iretq'] },
-    'interrupt return: restores CS, EFLAGS (IF, IOPL) and possibly SS:ESP', { siteSize: 16 }),
+    'interrupt return: restores CS, EFLAGS (IF, IOPL) and possibly SS:ESP', { siteSize: 19 }),
   // Segment register loads and stores.
   insn(22, 'load-far-pointer', 'segment', 'silently-differs',
     { mnemonics: [...suffixed('lds', 'wl'), ...suffixed('les', 'wl'), ...suffixed('lfs', 'wlq'), ...suffixed('lgs', 'wlq'), ...suffixed('lss', 'wlq')] },

@@ -4,36 +4,99 @@
 //
 // Three forms:
 // - keep: the site keeps its instruction (the pad runs as NOPs): the instruction behaves correctly on
-//   that back end, or traps to a hypervisor that emulates it.
-// - inline: plain x86 over the site that needs no monitor: `cli` becomes a store of 0 to the virtual
-//   interrupt flag byte in the per-vCPU state block (C6 05 abs32 00, 7 bytes).
+//   that back end, or traps/exits to a hypervisor that emulates it at no more cost than a patch would.
+// - inline: plain x86 over the site that needs no monitor entry in the common case. The interrupt
+//   flag lives in the per-vCPU state block as the byte `vif` (0 = masked, 1 = enabled), which the
+//   guest's own code reads and writes:
+//     cli   movb $0, vif                                                           (7 bytes)
+//     sti   movb $1, vif; call *pending_hook                                       (13)
+//     pushf pushfl; call *flags_hook                                               (7)
+//     popf  testb $2, 1(%esp); setnz vif; call *popf_hook; popfl                   (19)
+//     iret  testb $2, 9(%esp); setnz vif; call *return_hook; iretl                 (19)
+//   The hooks are words of the state block that the hypervisor keeps pointing at plain x86 in the
+//   window's stub page, or at a monitor entry when there is work: `pending_hook` is a `ret` while no
+//   interrupt is pending and the delivery stub while one is; `popf_hook` and `return_hook` point at a
+//   check of the image's IOPL (`testb $0x30, 4+N(%esp); jnz <monitor>; ret`: the arithmetic flags may
+//   change there, popfl/iretl overwrite all of them next) and at the monitor while an interrupt is
+//   pending or the virtual IOPL is not 0 (below ring 0 popf and iret cannot change IOPL: the monitor
+//   does); `return_hook` also goes to the monitor while page-table updates are queued and the frame
+//   returns to user mode (they must reach the hypervisor first). `flags_hook` is the word whose low
+//   byte is `vif`: its upper bytes (kept by the hypervisor) point it at a pair of adjacent stubs, `ret`
+//   for vif = 1 (below ring 0 the processor pushes IF = 1, which is then right) and one that clears IF
+//   in the pushed image with lea arithmetic for vif = 0; while the virtual IOPL is not 0 (the
+//   processor pushes 0 below ring 0) at a pair that enters the monitor. Nothing in these sequences
+//   changes an arithmetic flag the original would have kept: popf and iret overwrite all of them
+//   after the test. A pending interrupt is taken at the hook (popf, iret: before the popfl/iretl, with
+//   the image still on the stack and the arithmetic flags not yet restored, which the handler's own
+//   frame saves and restores; sti: after the instruction that follows the site, as sti's shadow).
+//   16-bit popfw/iretw (66 prefix) and sites too short for a sequence use the monitor call.
 // - call: `call rel32` (E8, 5 bytes) to the kind's stub in the monitor window; the monitor finds the
 //   site from the return address, emulates the instruction for the guest's virtual CPL 0 and resumes
-//   after the site (so the rest of the site is never executed; the loader fills it with NOPs).
+//   after the site (so the rest of the site is never executed; the loader fills it with NOPs). One
+//   stub is plain x86 instead of a monitor entry: xen's sysexit, an iret frame built for the user.
+//
+// A site is rewritten only where the rewrite costs less than what the instruction costs there. On
+// hvm that depends on the paging mode: with nested paging (EPT/NPT, the default) CR3 accesses,
+// invlpg and page-table writes never exit, so they are kept; with shadow paging CR3 reads and
+// annotated page-table writes go through the monitor (a cheaper exit than a write-protection fault).
+// Instructions that exit whatever the monitor does (CR0/CR4 writes, MSR and DR writes, wbinvd, invlpg
+// under shadow paging) are kept too: a call would only add its own cost to the same exit.
 //
 // Some segment classes only differ below ring 0 for particular registers: %cs and %ss carry the
 // current privilege level in their RPL, and a deprivileged kernel cannot load a ring-0 %ss. Those
-// rules are operand predicates on the decoded instruction (`patchedWhen`).
+// rules are operand predicates on the decoded instruction.
 import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES, memoryOperationKindById, sensitiveClassById } from './catalogue.js';
-import { encodeMovMemImm, encodeNops } from './encode.js';
+import { encodeCallMem, encodeModrmMemory, encodeMovMemImm, encodeNops } from './encode.js';
 import type { DecodedInstruction } from './decoder.js';
 
 export const BACKEND_NAMES = ['native', 'hvm', 'xen', 'l4'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+/** hvm: nested paging (EPT/NPT, the default) or shadow paging. */
+export type Paging = 'nested' | 'shadow';
 
 export type PatchForm = 'keep' | 'inline' | 'call';
 
+/** The inline sequences (see the top of the file). */
+export type InlinePatch = 'vif-clear' | 'vif-set' | 'pushf' | 'popf' | 'iret';
+
 export interface PatchSpec {
   readonly form: PatchForm;
-  /** Bytes written at the start of the site (0 for keep). */
+  /** Bytes written at the start of the site (0 for keep), for a one-byte original instruction. */
   readonly length: number;
   /** What the patch is, in assembler terms (for documentation and `previrt inspect`-style listings). */
   readonly template: string;
+  /** inline: which sequence. */
+  readonly inline?: InlinePatch;
+  /** The sequence ends with (or starts with) the original instruction: longer originals lengthen it. */
+  readonly embedsInstruction?: boolean;
+  /** call: the stub is plain x86 of this name rather than the kind's monitor entry. */
+  readonly plainStub?: 'sysexit';
 }
 
 export const KEEP: PatchSpec = { form: 'keep', length: 0, template: '(the original instruction)' };
 export const CALL_STUB: PatchSpec = { form: 'call', length: 5, template: 'call <stub of the kind in the monitor window>' };
-export const VIF_CLEAR: PatchSpec = { form: 'inline', length: 7, template: 'movb $0, <virtual IF byte>' };
+export const VIF_CLEAR: PatchSpec = { form: 'inline', inline: 'vif-clear', length: 7, template: 'movb $0, <vif>' };
+export const VIF_SET: PatchSpec = { form: 'inline', inline: 'vif-set', length: 13, template: 'movb $1, <vif>; call *<pending_hook>' };
+export const PUSHF_INLINE: PatchSpec = {
+  form: 'inline', inline: 'pushf', length: 7, embedsInstruction: true, template: 'pushfl; call *<flags_hook>',
+};
+export const POPF_INLINE: PatchSpec = {
+  form: 'inline', inline: 'popf', length: 19, embedsInstruction: true,
+  template: 'testb $2, 1(%esp); setnz <vif>; call *<popf_hook>; popfl',
+};
+export const IRET_INLINE: PatchSpec = {
+  form: 'inline', inline: 'iret', length: 19, embedsInstruction: true,
+  template: 'testb $2, 9(%esp); setnz <vif>; call *<return_hook>; iretl',
+};
+export const SYSEXIT_IRET: PatchSpec = {
+  form: 'call', length: 5, plainStub: 'sysexit',
+  template: 'call <stub: pushl user %ss; pushl %ecx; pushfl; pushl user %cs; pushl %edx; call *<exit_hook>; iretl>',
+};
+
+/** The bytes a patch writes for an original instruction of `insnLen` bytes (before the NOP fill). */
+export function patchLength(spec: PatchSpec, insnLen = 1): number {
+  return spec.length + (spec.embedsInstruction ? insnLen - 1 : 0);
+}
 
 /** The segment register an instruction reads or writes, or null (from the decoder's raw fields). */
 export function segmentOperand(insn: DecodedInstruction): 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | null {
@@ -63,36 +126,89 @@ export function segmentOperand(insn: DecodedInstruction): 'es' | 'cs' | 'ss' | '
   return null;
 }
 
-/** Patched below ring 0 only when the operand is %cs or %ss (the registers whose RPL is the CPL). */
-const CS_OR_SS = (insn: DecodedInstruction): boolean => { const s = segmentOperand(insn); return s === 'cs' || s === 'ss'; };
-/** Patched below ring 0 only when the destination is %ss (a ring-0 stack selector cannot be loaded there). */
-const SS_ONLY = (insn: DecodedInstruction): boolean => segmentOperand(insn) === 'ss';
+/** The control or debug register of a mov to/from CR/DR (the ModRM reg field), or -1. */
+export function controlRegisterOperand(insn: DecodedInstruction): number {
+  return insn.opcodeMap === '0f' && insn.opcode >= 0x20 && insn.opcode <= 0x23 && insn.modrm !== null ? (insn.modrm >> 3) & 7 : -1;
+}
+
+/** What the choice of a patch may depend on besides the kind and the back end. */
+export interface PatchContext {
+  /** hvm: the paging mode (default nested). */
+  readonly paging?: Paging;
+  /** The site's length: an inline sequence that does not fit falls back to the call. */
+  readonly siteLen?: number;
+}
+
+/** A fixed patch, or one chosen per instruction and context (with every patch it can choose). */
+type Rule = PatchSpec | {
+  readonly choose: (insn: DecodedInstruction | undefined, ctx: PatchContext) => PatchSpec;
+  readonly candidates: readonly PatchSpec[];
+};
 
 interface Entry {
-  readonly native: PatchSpec;
-  readonly hvm: PatchSpec;
-  readonly xen: PatchSpec;
-  readonly l4: PatchSpec;
-  /** For xen and l4: the call applies only when this holds for the decoded instruction, else keep. */
-  readonly patchedWhen?: (insn: DecodedInstruction) => boolean;
+  readonly native: Rule;
+  readonly hvm: Rule;
+  readonly xen: Rule;
+  readonly l4: Rule;
   /** Why, for the documentation. */
   readonly why: string;
 }
 
 const K = KEEP, C = CALL_STUB;
-const deprivOnly = (why: string, patchedWhen?: Entry['patchedWhen']): Entry => ({ native: K, hvm: K, xen: C, l4: C, why, ...(patchedWhen ? { patchedWhen } : {}) });
-const exiting = (why: string): Entry => ({ native: K, hvm: C, xen: C, l4: C, why });
-/** No exit under hvm (VT-x runs it in the guest), but wrong or privileged below ring 0. */
-const flagOp = (why: string): Entry => ({ native: K, hvm: K, xen: C, l4: C, why });
+
+/** The call when the decoded instruction satisfies `when` (or is unknown: the widest choice), else keep. */
+function callWhen(when: (insn: DecodedInstruction) => boolean): Rule {
+  return { choose: (insn) => (insn === undefined || when(insn) ? C : K), candidates: [C, K] };
+}
+/** hvm: one patch with nested paging, another with shadow paging. */
+function byPaging(nested: Rule, shadow: Rule): Rule {
+  return {
+    choose: (insn, ctx) => resolve(ctx.paging === 'shadow' ? shadow : nested, insn, ctx),
+    candidates: [...candidatesOf(nested), ...candidatesOf(shadow)],
+  };
+}
+/** An inline sequence where the site holds it (and the instruction is 32-bit), else the monitor call. */
+function inlineOr(spec: PatchSpec): Rule {
+  return {
+    choose: (insn, ctx) => {
+      if (insn !== undefined && spec.embedsInstruction && insn.length !== 1) return C; // popfw/iretw/pushfw
+      return ctx.siteLen === undefined || patchLength(spec, insn?.length ?? 1) <= ctx.siteLen ? spec : C;
+    },
+    candidates: [spec, C],
+  };
+}
+
+function resolve(rule: Rule, insn: DecodedInstruction | undefined, ctx: PatchContext): PatchSpec {
+  return 'choose' in rule ? rule.choose(insn, ctx) : rule;
+}
+function candidatesOf(rule: Rule): readonly PatchSpec[] {
+  return 'choose' in rule ? rule.candidates : [rule];
+}
+
+/** Patched below ring 0 only when the operand is %cs or %ss (the registers whose RPL is the CPL). */
+const CS_OR_SS = callWhen((insn) => { const s = segmentOperand(insn); return s === 'cs' || s === 'ss'; });
+/** Patched below ring 0 only when the destination is %ss (a ring-0 stack selector cannot be loaded there). */
+const SS_ONLY = callWhen((insn) => segmentOperand(insn) === 'ss');
+
+const deprivOnly = (why: string, below0: Rule = C): Entry => ({ native: K, hvm: K, xen: below0, l4: below0, why });
+/** Exits on hvm, but the in-place VMM answers it without one (device models, caches, shadows). */
+const savesExits = (why: string): Entry => ({ native: K, hvm: C, xen: C, l4: C, why });
+/** Exits on hvm whatever the in-place VMM does: a call would add its cost to the same exit. */
+const exitsAnyway = (why: string): Entry => ({ native: K, hvm: K, xen: C, l4: C, why });
 const always = (why: string): Entry => ({ native: K, hvm: K, xen: K, l4: K, why });
+/** Interrupt-flag classes: inline below ring 0 (never exit under hvm). */
+const flagOp = (spec: PatchSpec, why: string): Entry => ({ native: K, hvm: K, xen: inlineOr(spec), l4: inlineOr(spec), why });
 
 /** Per record kind (catalogue name): the patch on each back end. */
 const TABLE: Record<string, Entry> = {
-  cli: { native: K, hvm: K, xen: VIF_CLEAR, l4: VIF_CLEAR, why: 'the virtual interrupt flag lives in the state block (hvm: cli never exits)' },
-  sti: flagOp('sets the virtual IF and delivers a pending interrupt'),
-  pushf: flagOp('shows the virtual IF (deprivileged pushf shows IF=1)'),
-  popf: flagOp('restores the virtual IF (deprivileged popf drops IF and IOPL)'),
-  iret: flagOp('restores the virtual IF from the frame'),
+  cli: flagOp(VIF_CLEAR, 'the virtual interrupt flag lives in the state block (hvm: cli never exits)'),
+  sti: flagOp(VIF_SET, 'sets the virtual IF; the pending hook delivers a waiting interrupt'),
+  pushf: flagOp(PUSHF_INLINE, 'shows the virtual IF (deprivileged pushf shows IF=1)'),
+  popf: flagOp(POPF_INLINE, 'restores the virtual IF (deprivileged popf drops IF)'),
+  iret: {
+    native: K, hvm: K, xen: inlineOr(IRET_INLINE), l4: C,
+    why: 'restores the virtual IF from the frame (l4: a return to user mode is an IPC to the user thread)',
+  },
   lgdt: deprivOnly('the hypervisor owns the real GDT (xen: set_gdt, l4: monitor)'),
   sgdt: deprivOnly('deprivileged sgdt reveals the hypervisor GDT'),
   lidt: deprivOnly('the hypervisor owns the real IDT (xen: set_trap_table)'),
@@ -114,44 +230,56 @@ const TABLE: Record<string, Entry> = {
   'mov-from-segment': deprivOnly('%cs and %ss show the real CPL in their RPL', CS_OR_SS),
   'push-segment': deprivOnly('%cs and %ss show the real CPL in their RPL', CS_OR_SS),
   'pop-segment': deprivOnly('a ring-0 %ss cannot be loaded below ring 0', SS_ONLY),
-  'mov-to-cr': exiting('control-register writes exit (hvm) or are privileged; shadow CR0/CR3/CR4'),
-  'mov-from-cr': exiting('read from the shadow control registers (hvm shadow paging: CR3 reads exit)'),
-  'mov-to-dr': exiting('debug-register accesses exit (MOV-DR exiting) or are privileged'),
-  'mov-from-dr': exiting('debug-register accesses exit (MOV-DR exiting) or are privileged'),
-  clts: exiting('CR0.TS is owned by the hypervisor'),
-  lmsw: exiting('CR0 writes exit or are privileged'),
+  'mov-to-cr': exitsAnyway('CR0/CR4 writes exit (hvm; CR3 only with shadow paging, exiting either way) or are privileged; shadow CR0/CR3/CR4'),
+  'mov-from-cr': {
+    native: K, hvm: byPaging(K, callWhen((insn) => controlRegisterOperand(insn) === 3)), xen: C, l4: C,
+    why: 'read from the shadow control registers (hvm: only CR3 reads exit, and only with shadow paging)',
+  },
+  'mov-to-dr': exitsAnyway('debug-register writes exit (MOV-DR exiting) or are privileged'),
+  'mov-from-dr': {
+    native: K, hvm: callWhen((insn) => { const n = controlRegisterOperand(insn); return n !== 4 && n !== 6; }), xen: C, l4: C,
+    why: 'debug-register reads exit (hvm) or are privileged; DR0-3/DR7 come from the shadow in place',
+  },
+  clts: exitsAnyway('CR0.TS is owned by the hypervisor'),
+  lmsw: exitsAnyway('CR0 writes exit or are privileged'),
   smsw: deprivOnly('deprivileged smsw reveals the real CR0'),
-  rdmsr: exiting('MSR accesses exit or are privileged; shadow SYSENTER MSRs'),
-  wrmsr: exiting('MSR accesses exit or are privileged'),
+  rdmsr: savesExits('MSR reads exit or are privileged; answered from the shadow MSRs'),
+  wrmsr: exitsAnyway('MSR writes exit or are privileged'),
   rdtsc: always('the TSC is readable in every ring (offset by the hypervisor)'),
   rdtscp: always('the TSC is readable in every ring (offset by the hypervisor)'),
   rdpmc: deprivOnly('privileged without CR4.PCE'),
-  cpuid: exiting('cpuid exits (hvm) or reveals the host: answered from the monitor\'s cache'),
-  invd: exiting('cache control exits or is privileged'),
-  wbinvd: exiting('cache control exits or is privileged'),
-  invlpg: exiting('TLB control: exits with shadow paging, privileged below ring 0'),
-  hlt: exiting('halts the virtual CPU: a block hypercall / exit'),
-  in: exiting('port I/O: in-place device models or one hypercall/exit'),
-  out: exiting('port I/O: in-place device models or one hypercall/exit'),
-  ins: exiting('string port I/O: in-place device models or one hypercall/exit'),
-  outs: exiting('string port I/O: buffered console output or one hypercall/exit'),
+  cpuid: savesExits('cpuid exits (hvm) or reveals the host: answered from the monitor\'s cache'),
+  invd: exitsAnyway('cache control exits or is privileged'),
+  wbinvd: exitsAnyway('cache control exits or is privileged'),
+  invlpg: exitsAnyway('TLB control: exits only with shadow paging (either way), privileged below ring 0'),
+  hlt: savesExits('halts the virtual CPU: a block hypercall / exit (the in-place UART buffer is flushed first)'),
+  in: savesExits('port I/O: in-place device models or one hypercall/exit'),
+  out: savesExits('port I/O: in-place device models or one hypercall/exit'),
+  ins: savesExits('string port I/O: in-place device models or one hypercall/exit'),
+  outs: savesExits('string port I/O: buffered console output or one hypercall/exit'),
   int: always('a software interrupt: every hypervisor reflects it to the guest'),
   int3: always('a trap: every hypervisor reflects it to the guest'),
   into: always('a trap: every hypervisor reflects it to the guest'),
   sysenter: always('a system-call entry from user code'),
-  sysexit: deprivOnly('sysexit needs ring 0: emulated as a return to user mode'),
+  sysexit: {
+    native: K, hvm: K, xen: SYSEXIT_IRET, l4: C,
+    why: 'sysexit needs ring 0: xen returns through an iret frame (plain x86), l4 by IPC to the user thread',
+  },
   syscall: always('a system-call entry from user code'),
   sysret: deprivOnly('sysret needs ring 0: emulated as a return to user mode'),
   swapgs: deprivOnly('swapgs needs ring 0'),
   ud2: always('a trap: every hypervisor reflects it to the guest'),
   // Annotated memory operations.
-  'pte-set': flagOp('page-table updates go through the monitor (xen: mmu_update, l4: shadow tables; hvm with nested paging needs nothing)'),
+  'pte-set': {
+    native: K, hvm: byPaging(K, C), xen: C, l4: C,
+    why: 'page-table updates go through the monitor (xen: batched mmu_update, l4: shadow tables; hvm shadow paging: one exit instead of a write-protection fault; nested paging needs nothing)',
+  },
   'pte-read': { native: K, hvm: K, xen: K, l4: C, why: 'readable in place; l4: accessed/dirty bits live in the shadow tables' },
-  'pte-test-and-clear': flagOp('clears a bit of a protected page-table entry'),
-  'pde-set': flagOp('page-directory updates go through the monitor'),
+  'pte-test-and-clear': { native: K, hvm: byPaging(K, C), xen: C, l4: C, why: 'clears a bit of a protected page-table entry' },
+  'pde-set': { native: K, hvm: byPaging(K, C), xen: C, l4: C, why: 'page-directory updates go through the monitor' },
   'pde-read': { native: K, hvm: K, xen: K, l4: C, why: 'readable in place; l4: accessed bits live in the shadow tables' },
-  'mmio-read': exiting('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
-  'mmio-write': exiting('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
+  'mmio-read': savesExits('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
+  'mmio-write': savesExits('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
 };
 
 function kindName(kind: number): string | undefined {
@@ -165,14 +293,14 @@ function entryFor(kind: number): Entry | undefined {
 
 /**
  * The patch for a site of `kind` on `backend`. With the decoded instruction, operand rules apply
- * (e.g. `push %ds` stays, `push %cs` is patched on xen and l4); without it, the widest choice.
+ * (e.g. `push %ds` stays, `push %cs` is patched on xen and l4); without it, the widest choice. The
+ * context gives the hvm paging mode and the site length (an inline sequence that does not fit the
+ * site falls back to the monitor call).
  */
-export function patchFor(kind: number, backend: BackendName, insn?: DecodedInstruction): PatchSpec {
+export function patchFor(kind: number, backend: BackendName, insn?: DecodedInstruction, ctx: PatchContext = {}): PatchSpec {
   const e = entryFor(kind);
   if (!e) throw new RangeError(`no patch for record kind ${kind}`);
-  const spec = e[backend];
-  if (spec.form === 'call' && e.patchedWhen && insn && (backend === 'xen' || backend === 'l4') && !e.patchedWhen(insn)) return KEEP;
-  return spec;
+  return resolve(e[backend], insn, ctx);
 }
 
 /** Why the kind is patched as it is (documentation). */
@@ -180,11 +308,11 @@ export function patchReason(kind: number): string {
   return entryFor(kind)?.why ?? '';
 }
 
-/** The longest patch of a kind over every back end. */
+/** The longest patch of a kind over every back end and context (for its shortest instruction). */
 export function longestPatch(kind: number): number {
   const e = entryFor(kind);
   if (!e) throw new RangeError(`no patch for record kind ${kind}`);
-  return Math.max(...BACKEND_NAMES.map((b) => e[b].length));
+  return Math.max(...BACKEND_NAMES.flatMap((b) => candidatesOf(e[b]).map((s) => patchLength(s))));
 }
 
 /** Every record kind (instruction classes and memory operations) has an entry. */
@@ -194,10 +322,38 @@ export function patchTableKinds(): number[] {
 
 /** Where the monitor window puts what a patch refers to. */
 export interface PatchTargets {
-  /** Linear address of the virtual interrupt flag byte (0 = interrupts masked). */
+  /** Linear address of the virtual interrupt flag byte (0 = masked, 1 = enabled); the low byte of flagsHook. */
   readonly vifByte: number;
+  /** The word (its low byte is vif) pushf calls through. */
+  readonly flagsHook: number;
+  /** The word sti calls through: `ret`, or the delivery of a pending interrupt. */
+  readonly pendingHook: number;
+  /** The word popf calls through: the IOPL check, or the monitor. */
+  readonly popfHook: number;
+  /** The word iret calls through: also leaves through the monitor while page-table updates are queued. */
+  readonly returnHook: number;
   /** Linear address of the stub for a record kind. */
   stubFor(kind: number): number;
+  /** Linear address of a plain-x86 stub. */
+  plainStub(name: NonNullable<PatchSpec['plainStub']>): number;
+}
+
+/** Where the parts of an inline sequence lie (offsets from the site). */
+export interface PatchLayout {
+  /** The original instruction inside the sequence, or -1. */
+  readonly originalAt: number;
+  /** The end of the sequence's `call *hook` (the return address it pushes), or -1. */
+  readonly hookCallEnd: number;
+}
+
+/** The layout of a patch for an original instruction (see encodePatch). */
+export function patchLayout(spec: PatchSpec, insn: Pick<DecodedInstruction, 'length'>): PatchLayout {
+  switch (spec.inline) {
+    case 'vif-set': return { originalAt: -1, hookCallEnd: 13 };
+    case 'pushf': return { originalAt: 0, hookCallEnd: insn.length + 6 };
+    case 'popf': case 'iret': return { originalAt: 18, hookCallEnd: 18 };
+    default: return { originalAt: -1, hookCallEnd: -1 };
+  }
 }
 
 /**
@@ -209,20 +365,54 @@ export function encodeCallWrapped(site: number, target: number): Uint8Array {
   return Uint8Array.of(0xe8, rel & 0xff, (rel >>> 8) & 0xff, (rel >>> 16) & 0xff, rel >>> 24);
 }
 
+const ESP = 4;
+/** `testb $imm, disp(%esp)` (F6 /0 ib). */
+function testStackByte(disp: number, imm: number): number[] {
+  return [0xf6, ...encodeModrmMemory(0, { base: ESP, disp }), imm];
+}
+/** `setnz abs` (0F 95 /0). */
+function setnzAbs(addr: number): number[] {
+  return [0x0f, 0x95, ...encodeModrmMemory(0, { disp: addr | 0 })];
+}
+
+/** The inline sequence's bytes; `original` is the site's instruction. */
+function encodeInline(spec: PatchSpec, original: Uint8Array, targets: PatchTargets): Uint8Array {
+  const callThrough = (word: number) => [...encodeCallMem({ disp: word | 0 })];
+  const vif = { disp: targets.vifByte | 0 };
+  switch (spec.inline) {
+    case 'vif-clear': return encodeMovMemImm(1, vif, 0);
+    case 'vif-set': return Uint8Array.from([...encodeMovMemImm(1, vif, 1), ...callThrough(targets.pendingHook)]);
+    case 'pushf': return Uint8Array.from([...original, ...callThrough(targets.flagsHook)]);
+    case 'popf': case 'iret': {
+      // The image's IF: byte 1 of the flags at 0(%esp) for popf, of the frame's third slot for iret.
+      if (original.length !== 1) throw new RangeError('inline popf/iret sequences are for the 32-bit instruction');
+      const flagsByte = spec.inline === 'popf' ? 1 : 9;
+      const hook = spec.inline === 'popf' ? targets.popfHook : targets.returnHook;
+      return Uint8Array.from([...testStackByte(flagsByte, 2), ...setnzAbs(targets.vifByte), ...callThrough(hook), ...original]);
+    }
+    default: throw new RangeError(`no inline sequence ${String(spec.inline)}`);
+  }
+}
+
 /**
- * The bytes written over a site: the patch followed by NOPs up to `siteLen`. Throws a RangeError
- * when the patch would not fit (the caller names the site).
+ * The bytes written over a site: the patch followed by NOPs up to `siteLen`. `original` is the
+ * site's instruction (embedded by some inline sequences). Throws a RangeError when the patch would
+ * not fit (the caller names the site).
  */
-export function encodePatch(spec: PatchSpec, kind: number, site: number, siteLen: number, targets: PatchTargets): Uint8Array {
-  if (spec.length > siteLen) throw new RangeError(`patch of ${spec.length} bytes does not fit a ${siteLen}-byte site`);
+export function encodePatch(
+  spec: PatchSpec, kind: number, site: number, siteLen: number, targets: PatchTargets,
+  original: Uint8Array = Uint8Array.of(0x90),
+): Uint8Array {
+  const length = patchLength(spec, original.length);
+  if (length > siteLen) throw new RangeError(`patch of ${length} bytes does not fit a ${siteLen}-byte site`);
   const out = new Uint8Array(siteLen);
   let head: Uint8Array;
   switch (spec.form) {
     case 'keep': throw new RangeError('a kept site is not rewritten');
-    case 'inline': head = encodeMovMemImm(1, { disp: targets.vifByte }, 0); break;
-    case 'call': head = encodeCallWrapped(site, targets.stubFor(kind)); break;
+    case 'inline': head = encodeInline(spec, original, targets); break;
+    case 'call': head = encodeCallWrapped(site, spec.plainStub ? targets.plainStub(spec.plainStub) : targets.stubFor(kind)); break;
   }
-  if (head.length !== spec.length) throw new Error(`patch encoding of ${head.length} bytes, table says ${spec.length}`);
+  if (head.length !== length) throw new Error(`patch encoding of ${head.length} bytes, table says ${length}`);
   out.set(head, 0);
   out.set(encodeNops(siteLen - head.length), head.length);
   return out;

@@ -4,8 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BACKEND_NAMES, CALL_STUB, KEEP, MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES, VIF_CLEAR, decode, encodeCallWrapped,
-  encodePatch, longestPatch, patchFor, patchTableKinds, sensitiveClassByName, type PatchTargets,
+  BACKEND_NAMES, CALL_STUB, IRET_INLINE, KEEP, MEMORY_OPERATION_KINDS, POPF_INLINE, PUSHF_INLINE, SENSITIVE_CLASSES,
+  SYSEXIT_IRET, VIF_CLEAR, VIF_SET, decode, encodeCallWrapped, encodePatch, longestPatch, patchFor, patchLayout,
+  patchTableKinds, sensitiveClassByName, type PatchTargets,
 } from '@previrt/isa';
 import { assemble, withTempDir } from './support/gnu';
 
@@ -34,14 +35,28 @@ test('every record kind has a patch on every back end, and native keeps every si
 
 test("every kind's site size holds its longest patch", () => {
   for (const k of allKinds) expect({ kind: k.name, fits: k.siteSize >= longestPatch(k.id) }).toEqual({ kind: k.name, fits: true });
-  // The longest patches: the inline cli (7 bytes) and the 5-byte call.
-  expect(longestPatch(sensitiveClassByName('cli')!.id)).toBe(7);
-  expect(longestPatch(sensitiveClassByName('hlt')!.id)).toBe(5);
+  // The longest patches: the inline interrupt-flag sequences and the 5-byte call.
+  const id = (n: string) => sensitiveClassByName(n)!.id;
+  expect(['cli', 'sti', 'pushf', 'popf', 'iret', 'hlt'].map((n) => longestPatch(id(n)))).toEqual([7, 13, 7, 19, 19, 5]);
   // hvm rewrites only what exits: the interrupt-flag classes run in the guest under VT-x.
-  expect(patchFor(sensitiveClassByName('cli')!.id, 'hvm')).toBe(KEEP);
-  expect(patchFor(sensitiveClassByName('popf')!.id, 'hvm')).toBe(KEEP);
-  expect(patchFor(sensitiveClassByName('popf')!.id, 'xen')).toBe(CALL_STUB);
-  expect(patchFor(sensitiveClassByName('out')!.id, 'hvm')).toBe(CALL_STUB);
+  expect(patchFor(id('cli'), 'hvm')).toBe(KEEP);
+  expect(patchFor(id('popf'), 'hvm')).toBe(KEEP);
+  expect(patchFor(id('out'), 'hvm')).toBe(CALL_STUB);
+  // Below ring 0 the interrupt-flag classes are inline where the site holds the sequence.
+  const at = (bytes: number[]) => decode(Uint8Array.from(bytes), 0, 32);
+  expect(patchFor(id('popf'), 'xen', at([0x9d]), { siteLen: 19 })).toBe(POPF_INLINE);
+  expect(patchFor(id('popf'), 'l4', at([0x9d]), { siteLen: 16 })).toBe(CALL_STUB); // a site of an older build
+  expect(patchFor(id('popf'), 'xen', at([0x66, 0x9d]), { siteLen: 19 })).toBe(CALL_STUB); // popfw
+  expect(patchFor(id('iret'), 'xen', at([0xcf]), { siteLen: 19 })).toBe(IRET_INLINE);
+  expect(patchFor(id('iret'), 'l4', at([0xcf]), { siteLen: 19 })).toBe(CALL_STUB); // a return to user is an IPC
+  expect(patchFor(id('sti'), 'l4', at([0xfb]), { siteLen: 13 })).toBe(VIF_SET);
+  expect(patchFor(id('pushf'), 'xen', at([0x9c]), { siteLen: 7 })).toBe(PUSHF_INLINE);
+  expect(patchFor(id('sysexit'), 'xen')).toBe(SYSEXIT_IRET);
+  // hvm: what exits anyway is kept; with shadow paging CR3 reads and page-table writes go through the monitor.
+  expect(patchFor(id('wrmsr'), 'hvm')).toBe(KEEP);
+  expect(patchFor(id('mov-from-cr'), 'hvm', at([0x0f, 0x20, 0xd8]))).toBe(KEEP);
+  expect(patchFor(id('mov-from-cr'), 'hvm', at([0x0f, 0x20, 0xd8]), { paging: 'shadow' })).toBe(CALL_STUB);
+  expect(patchFor(id('mov-from-cr'), 'hvm', at([0x0f, 0x20, 0xc0]), { paging: 'shadow' })).toBe(KEEP);
 });
 
 test('traps every hypervisor reflects keep their instruction everywhere', () => {
@@ -84,12 +99,36 @@ function expectNops(bytes: Uint8Array, from: number): void {
 }
 
 describe('encodePatch', () => {
-  const targets: PatchTargets = { vifByte: 0xff800001, stubFor: (kind) => 0xff801000 + 16 * kind };
+  const targets: PatchTargets = {
+    vifByte: 0xff800004, flagsHook: 0xff800004, pendingHook: 0xff800020, popfHook: 0xff800030, returnHook: 0xff800024,
+    stubFor: (kind) => 0xff801000 + 16 * kind, plainStub: () => 0xff801540,
+  };
+
+  test('the inline interrupt-flag sequences are what GNU as assembles from their templates', () => {
+    const cases: [typeof VIF_SET, string, number[], string][] = [
+      [VIF_SET, 'sti', [0xfb], 'movb $1, 0xff800004; call *0xff800020'],
+      [PUSHF_INLINE, 'pushf', [0x9c], 'pushfl; call *0xff800004'],
+      [POPF_INLINE, 'popf', [0x9d], 'testb $2, 1(%esp); setnz 0xff800004; call *0xff800030; popfl'],
+      [IRET_INLINE, 'iret', [0xcf], 'testb $2, 9(%esp); setnz 0xff800004; call *0xff800024; iretl'],
+    ];
+    for (const [spec, name, original, source] of cases) {
+      const kind = sensitiveClassByName(name)!.id;
+      const ref = assemble(source, 32);
+      const bytes = encodePatch(spec, kind, 0x100000, longestPatch(kind), targets, Uint8Array.from(original));
+      expect({ name, bytes: hex(bytes) }).toEqual({ name, bytes: hex(ref) });
+      // The hook's return address is where the monitor finds the site from.
+      const { hookCallEnd } = patchLayout(spec, { length: 1 });
+      const call = decode(bytes, hookCallEnd - 6, 32);
+      expect(`${call.mnemonic} ${call.length}`).toMatch(/^call[l]? 6$/);
+      const padded = encodePatch(spec, kind, 0x100000, ref.length + 5, targets, Uint8Array.from(original));
+      expectNops(padded, ref.length);
+    }
+  });
 
   test('the inline cli is GNU as\'s `movb $0, <vif>`, padded with the NOPs of .nops', () => {
     const cli = sensitiveClassByName('cli')!;
     const bytes = encodePatch(VIF_CLEAR, cli.id, 0x100000, 7, targets);
-    expect(hex(bytes)).toBe(hex(assemble('movb $0, 0xff800001', 32)));
+    expect(hex(bytes)).toBe(hex(assemble('movb $0, 0xff800004', 32)));
     const padded = encodePatch(VIF_CLEAR, cli.id, 0x100000, 12, targets);
     expect(hex(padded.subarray(0, 7))).toBe(hex(bytes));
     expectNops(padded, 7);

@@ -128,7 +128,7 @@ export function createVirtualMachine(opts: VirtualMachineOptions): VirtualMachin
   let sites: Site[] = [];
   if (elf && records.length > 0) {
     try {
-      sites = loadSites(name, elf, machine.ram, backend, records);
+      sites = loadSites(name, elf, machine.ram, backend, records, opts.paging);
     } catch (e) {
       if (e instanceof RecordError) throw new BackendError(e.message);
       throw e;

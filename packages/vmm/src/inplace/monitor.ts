@@ -12,14 +12,15 @@
 // A site reaches the monitor through its stub's monitor-call (vmcall); the monitor pops the return
 // address, finds the site, runs the original instruction for the virtual CPL 0 (compileOne), charges
 // what the in-place VMM and its hypervisor would do, and resumes after the site.
-import { encodePatch, sensitiveClassById, type BackendName } from '@previrt/isa';
+import { encodePatch, patchLayout, sensitiveClassById, type BackendName } from '@previrt/isa';
 import { FAULT, IF, MachineStop, SEG_DS, type Cpu, type HostView } from '../cpu.js';
+import { IOPL } from '../flags.js';
 import { compileOne, type Op } from '../compile.js';
 import type { Machine } from '../machine.js';
 import { DEFAULT_COSTS, type CostTable, type ExitReason } from '../backends/costs.js';
 import { bump, newCounters, type Counters } from '../backends/counters.js';
 import type { Site } from './records.js';
-import { STATE, STATE_PHYS, stubPage, windowMap, type WindowLayout } from './window.js';
+import { PLAIN, STATE, STATE_PHYS, stubPage, windowMap, type WindowLayout } from './window.js';
 import { CALLBACKTYPE_SYSENTER, CONSOLEIO_WRITE, HYPERCALL, MMUEXT, SCHEDOP, hypercallPage } from './xen-abi.js';
 
 export type Paging = 'nested' | 'shadow';
@@ -56,6 +57,10 @@ export class InPlaceVmm {
   private readonly siteByReturn = new Map<number, Site>();
   private readonly siteOps = new Map<Site, Op>();
   private readonly sitesByAddress = new Map<number, Site>();
+  /** Rewritten sites by every address inside them (the in-place VMM's own instructions). */
+  private readonly rewrittenAt = new Map<number, Site>();
+  /** Inline sequences by the return address of their `call *hook`. */
+  private readonly hookReturn = new Map<number, Site>();
   private inMonitor = false;
   /**
    * Cycles the pads of kept sites cost less than one per NOP. Kept out of the guest's clock (which
@@ -119,7 +124,10 @@ export class InPlaceVmm {
         if (s.patch.form === 'keep') continue;
         // encodePatch checks the length against the site; nothing is written past site_len.
         machine.ram.set(encodeSite(s, w), s.phys);
-        if (s.patch.form === 'call') this.siteByReturn.set((s.address + 5) >>> 0, s);
+        if (s.patch.form === 'call' && !s.patch.plainStub) this.siteByReturn.set((s.address + 5) >>> 0, s);
+        for (let i = 0; i < s.siteLen; i++) this.rewrittenAt.set((s.address + i) >>> 0, s);
+        const { hookCallEnd } = patchLayout(s.patch, s.insn);
+        if (hookCallEnd >= 0) this.hookReturn.set((s.address + hookCallEnd) >>> 0, s);
       }
       if (opts.hypercallPage) machine.ram.set(hypercallPage(opts.hypercallPage.linear, w.hypercallStub), opts.hypercallPage.phys);
     }
@@ -200,10 +208,17 @@ export class InPlaceVmm {
     if (this.inMonitor) return;
     const cpu = this.cpu;
     const site = this.sitesByAddress.get(eip >>> 0);
-    if (site !== undefined && site.padNops > 0) {
+    if (site !== undefined && site.padNops > 0 && site.patch.form === 'keep') {
       const credit = site.padNops * (1 - this.costs.padNop);
       this.padCredit += credit;
       bump(this.counters.charged, 'pad-nops', -credit);
+    }
+    if (cpu.cpl !== 3 && this.rewrittenAt.size > 0) {
+      // The in-place VMM's own instructions (an inline sequence, a plain stub in the window) do what
+      // they are there for; only a kernel-mode IOPL change, which no inline sequence carries, is lost.
+      const lin = (cpu.segBase[1] + eip) >>> 0;
+      const own = this.rewrittenAt.get(lin);
+      if (own !== undefined || cpu.inMonitorWindow(lin)) return;
     }
     if (cpu.cpl === 3) {
       // User code: system-call entries go through the hypervisor (xen: sysenter bounces; l4: every
@@ -359,6 +374,7 @@ export class InPlaceVmm {
       cpu.eip = (lin + 3) | 0;
       return;
     }
+    if (lin >= w.stubs + PLAIN.ret) { this.plainStubCall(lin - w.stubs); cpu.eip = (lin + 3) | 0; return; }
     const sp = cpu.regs[4];
     const ret = cpu.rd32(cpu.stackAddr(sp, 4, false)) >>> 0;
     const site = this.siteByReturn.get(ret);
@@ -369,6 +385,86 @@ export class InPlaceVmm {
     bump(this.counters.inPlace, site.kindName);
     this.inPlace(this.costs.inPlaceEntry);
     this.siteOp(site);
+  }
+
+  // ------------------------------------------------------------------ the inline sequences' hooks
+
+  /** An interrupt would be taken now (the virtual IF is set and the 8259 asserts its line). */
+  private interruptPending(): boolean {
+    return (this.cpu.flags & IF) !== 0 && this.cpu.intrLine;
+  }
+
+  private stackWord(offset: number): number | null {
+    const cpu = this.cpu;
+    try { return cpu.rd32(cpu.stackAddr((cpu.regs[4] + offset) | 0, 4, false)) >>> 0; } catch { return null; }
+  }
+
+  /**
+   * Where a hook word points now (offset in the stub page). The hypervisor keeps the words current
+   * (an interrupt becoming pending, an IOPL change, the page-table queue); computed on each read here.
+   * `call *hook` reads it before pushing: the frame of iret is at 0(%esp).
+   */
+  private hookTarget(off: number): number {
+    const ioplSet = (this.cpu.flags & IOPL) !== 0;
+    switch (off) {
+      case STATE.pendingHook: return this.interruptPending() ? PLAIN.deliver : PLAIN.ret;
+      case STATE.popfHook: return this.interruptPending() || ioplSet ? PLAIN.popfSlow : PLAIN.popfCheck;
+      case STATE.returnHook: {
+        const toUser = this.ptQueued > 0 && ((this.stackWord(4) ?? 0) & 3) === 3;
+        return this.interruptPending() || ioplSet || toUser ? PLAIN.iretSlow : PLAIN.iretCheck;
+      }
+      case STATE.exitHook: return this.interruptPending() || this.ptQueued > 0 ? PLAIN.leave : PLAIN.ret;
+      default: return ioplSet ? PLAIN.slowPair : PLAIN.flagsPair; // flagsHook, without its vif byte
+    }
+  }
+
+  /** The delivery of an interrupt pending when a sequence enables: a hypercall on xen, the in-place VMM elsewhere. */
+  private deliverPendingNow(): void {
+    if (this.backend === 'xen') this.hypercall('force_callback');
+    else this.inPlace(this.costs.inPlace.deliverPending);
+  }
+
+  /**
+   * A monitor call from a plain stub of the inline sequences (offset in the stub page). The stack
+   * holds the return address into the sequence, then the image or frame of the instruction.
+   */
+  private plainStubCall(off: number): void {
+    const cpu = this.cpu;
+    const k = this.costs.inPlace;
+    const site = this.hookReturn.get(this.stackWord(0) ?? -1);
+    bump(this.counters.inPlace, site ? `${site.kindName} (hook)` : 'sysexit (hook)');
+    this.inPlace(this.costs.inPlaceEntry);
+    const sp = cpu.regs[4];
+    switch (off) {
+      case PLAIN.deliver:
+        // sti: the interrupt is taken after the instruction that follows the site (sti's shadow).
+        if (this.interruptPending()) { this.deliverPendingNow(); cpu.intShadow = true; }
+        return;
+      case PLAIN.popfSlow: case PLAIN.iretSlow: {
+        // Below ring 0 popfl/iretl cannot change IOPL: the monitor applies the image's, as the
+        // original does at CPL 0; then what is pending goes.
+        this.inPlace(k.flags);
+        const image = this.stackWord(off === PLAIN.popfSlow ? 4 : 12);
+        if (image !== null) cpu.flags = (cpu.flags & ~IOPL) | (image & IOPL);
+        if (off === PLAIN.iretSlow && ((this.stackWord(8) ?? 0) & 3) === 3) this.flushPageTables();
+        if (this.interruptPending()) this.deliverPendingNow();
+        return;
+      }
+      case PLAIN.leave:
+        this.flushPageTables();
+        if (this.interruptPending()) this.deliverPendingNow();
+        return;
+      case PLAIN.slowPair + 1: case PLAIN.slowPair + 17: {
+        // pushf with a virtual IOPL: the image shows the virtual IF and IOPL.
+        this.inPlace(k.flags);
+        const at = cpu.stackAddr((sp + 4) | 0, 4, true);
+        const image = cpu.rd32(at);
+        cpu.wr32(at, (image & ~(IF | IOPL)) | (cpu.flags & (IF | IOPL)));
+        return;
+      }
+      default:
+        throw new MachineStop(`monitor call at stub offset 0x${off.toString(16)}, which is no entry of the in-place VMM`, 'unsupported');
+    }
   }
 
   /** Runs a site's original instruction for the virtual CPL 0; a fault is raised at the site. */
@@ -729,6 +825,9 @@ export class InPlaceVmm {
   }
 
   private stateRead(off: number, size: 1 | 2 | 4): number {
+    if (size === 4 && this.opts.window && (off === STATE.pendingHook || off === STATE.popfHook || off === STATE.returnHook || off === STATE.exitHook)) {
+      return (this.opts.window.stubs + this.hookTarget(off)) | 0;
+    }
     let v = 0;
     for (let i = 0; i < size; i++) v |= this.stateByte(off + i) << (8 * i);
     return size === 4 ? v | 0 : v;
@@ -749,6 +848,11 @@ export class InPlaceVmm {
       case STATE.picIrr: return pic.master.irr;
       case STATE.picIrr + 1: return pic.slave.irr;
       case STATE.uartLsr: return this.origIoRead(0x3fd, 1);
+      case STATE.flagsHook + 1: case STATE.flagsHook + 2: case STATE.flagsHook + 3:
+        return ((this.opts.window!.stubs + this.hookTarget(STATE.flagsHook)) >>> (8 * (off - STATE.flagsHook))) & 0xff;
+      case STATE.sysexitCs: case STATE.sysexitCs + 1: return (((cpu.sysenterCs + 16) | 3) >>> (8 * (off - STATE.sysexitCs))) & 0xff;
+      case STATE.sysexitSs: case STATE.sysexitSs + 1: return (((cpu.sysenterCs + 24) | 3) >>> (8 * (off - STATE.sysexitSs))) & 0xff;
+      case STATE.sysexitCs + 2: case STATE.sysexitCs + 3: case STATE.sysexitSs + 2: case STATE.sysexitSs + 3: return 0;
       case STATE.ataStatus: return this.origIoRead(0x3f6, 1);
       default: return this.stateScratch[off]!;
     }
@@ -900,5 +1004,9 @@ export class InPlaceVmm {
 
 /** The bytes of a rewritten site (encodePatch refuses a patch longer than the site). */
 function encodeSite(s: Site, w: WindowLayout): Uint8Array {
-  return encodePatch(s.patch, s.kind, s.address, s.siteLen, { vifByte: w.vifByte, stubFor: (k) => w.stubFor(k) });
+  return encodePatch(s.patch, s.kind, s.address, s.siteLen, {
+    vifByte: w.vifByte, flagsHook: w.flagsHook, pendingHook: w.pendingHook, popfHook: w.popfHook, returnHook: w.returnHook,
+    stubFor: (k) => w.stubFor(k),
+    plainStub: (name) => { if (name !== 'sysexit') throw new RangeError(`no plain stub ${name}`); return w.plain(PLAIN.sysexit); },
+  }, s.bytes);
 }

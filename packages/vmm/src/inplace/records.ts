@@ -4,7 +4,7 @@
 // describe its site exactly is refused with the site and the problem named: rewriting from a wrong
 // record would corrupt the kernel.
 import {
-  decode, memoryOperationKindById, patchFor, sensitiveClassById, type BackendName, type DecodedInstruction, type PatchSpec,
+  decode, memoryOperationKindById, patchFor, patchLength, type Paging, sensitiveClassById, type BackendName, type DecodedInstruction, type PatchSpec,
 } from '@previrt/isa';
 import * as isa from '@previrt/isa';
 import * as linker from '@previrt/linker';
@@ -81,7 +81,9 @@ function describeAt(elf: ElfFile, address: number): string {
  * Checks each record against guest memory (`ram`, loaded from `elf`) and returns the sites with
  * their patches for `backend`. Throws RecordError for the first bad record.
  */
-export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: BackendName, records = readRecords(elf)): Site[] {
+export function loadSites(
+  file: string, elf: ElfFile, ram: Uint8Array, backend: BackendName, records = readRecords(elf), paging: Paging = 'nested',
+): Site[] {
   if (elf.header.machine !== 3) throw new RecordError(file, 0, 'the in-place VMM runs 32-bit x86 (EM_386) kernels only');
   const loaded = elf.segments.filter((s) => s.type === PT_LOAD && s.filesz > 0);
   // Code is what an executable segment or section holds: Linux i386 links .init.text into its RW data
@@ -114,8 +116,9 @@ export function loadSites(file: string, elf: ElfFile, ram: Uint8Array, backend: 
       fail(`${kindName}: the site holds \`${text}\`, not the annotated ${kindName.endsWith('test-and-clear') ? 'lock btr' : 'mov'} access`);
     }
     if (insn.length !== r.insnLen) fail(`${kindName}: the instruction at the site is ${insn.length} bytes, the record says ${r.insnLen}`);
-    const patch = patchFor(r.kind, backend, insn);
-    if (patch.length > r.siteLen) fail(`${kindName}: the ${backend} patch (${patch.length} bytes) does not fit the ${r.siteLen}-byte site`);
+    const patch = patchFor(r.kind, backend, insn, { paging, siteLen: r.siteLen });
+    const length = patchLength(patch, insn.length);
+    if (length > r.siteLen) fail(`${kindName}: the ${backend} patch (${length} bytes) does not fit the ${r.siteLen}-byte site`);
     let padNops = 0;
     for (let at = r.insnLen; at < r.siteLen; padNops++) {
       const pad = decode(bytes, at, 32, r.siteAddress + at);

@@ -2,8 +2,15 @@
 // in it. The loader picks the highest 4 MB-aligned range the kernel image does not use, never the
 // last page-directory slot (0xffc00000, the usual recursive mapping); by default 0xff800000.
 //
-//   window + 0x0000  the per-vCPU state block (one page; every access reaches the monitor)
-//   window + 0x1000  the stubs: 16 bytes per record kind (`vmcall; ret`), the hypercall entry at +0x800
+//   window + 0x0000  the per-vCPU state block (one page)
+//   window + 0x1000  the stubs: 16 bytes per record kind (`vmcall; ret`), the plain-x86 stubs of the
+//                    inline patches at +0x500..+0x7ff, the hypercall entry at +0x800
+//
+// The state block is guest-readable and -writable memory of the in-place VMM: the inline patches read
+// and write its virtual IF byte and call through its hook words as plain x86. In this simulation the
+// page sits on the bus so that the monitor keeps its fields exact (the virtual IF is the CPU's IF, the
+// hooks follow the pending interrupt and the page-table queue, the device mirrors are live); no access
+// to it is charged anything beyond its instruction, as for any memory access.
 //
 // The state block is also the shared page of the xen back end's para-virtual ABI (xen-abi.ts).
 import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES } from '@previrt/isa';
@@ -22,8 +29,13 @@ export const STATE = {
   upcallPending: 0x00,
   /** u8: 1 = interrupts masked (Xen's vcpu_info.evtchn_upcall_mask); the inverse of the virtual IF. */
   upcallMask: 0x01,
-  /** u8: the in-place VMM's virtual interrupt flag, 0 = masked (the inline cli stores 0 here). */
+  /**
+   * u8: the in-place VMM's virtual interrupt flag, 0 = masked, 1 = enabled (cli stores 0, sti 1, popf
+   * and iret the image's IF). It is the low byte of the u32 flags hook at the same offset, whose
+   * upper bytes the monitor keeps: flags hook = FLAGS_PAIR + vif (pushf calls through it).
+   */
   vif: 0x04,
+  flagsHook: 0x04,
   /** u32, read: CR2 of the last page fault (Xen's vcpu_info.arch.cr2). */
   cr2: 0x08,
   /** u16: the 8259 pair's mask (master low byte), read/write. */
@@ -36,6 +48,20 @@ export const STATE = {
   /** u8, read: the UART's line status; the ATA status (no side effects). */
   uartLsr: 0x18,
   ataStatus: 0x19,
+  /** u32: sti calls through it: the `ret` stub, or the delivery stub while an interrupt is pending. */
+  pendingHook: 0x20,
+  /**
+   * u32: iret calls through it: the IOPL check, or the monitor while an interrupt is pending, the
+   * virtual IOPL is not 0, or page-table updates are queued and the frame returns to user mode.
+   */
+  returnHook: 0x24,
+  /** u32: the user %cs and %ss sysexit loads (SYSENTER_CS + 16 | 3, + 24 | 3), for xen's sysexit stub. */
+  sysexitCs: 0x28,
+  sysexitSs: 0x2c,
+  /** u32: popf calls through it: the IOPL check, or the monitor while an interrupt is pending or the virtual IOPL is not 0. */
+  popfHook: 0x30,
+  /** u32: xen's sysexit stub calls through it: `ret`, or the monitor while an interrupt is pending or page-table updates are queued. */
+  exitHook: 0x34,
   /** Bytes from here on are plain memory of the guest's (e.g. a PV kernel's scratch). */
   scratch: 0x100,
 } as const;
@@ -45,6 +71,38 @@ export const HYPERCALL_STUB_OFFSET = 0x800;
 /** vmcall; ret */
 const STUB_BYTES = [0x0f, 0x01, 0xc1, 0xc3];
 
+/**
+ * The plain-x86 stubs of the inline patches (offsets in the stub page). The flags hook points at a
+ * pair of adjacent entries, +0 for vif = 0 and +1 for vif = 1: FLAGS_PAIR+1 is `ret` (the IF = 1 the
+ * processor pushed below ring 0 is right), FLAGS_PAIR+0 is `jmp rel8` whose displacement is that
+ * `ret` byte (0xc3 = -61), landing on CLEAR_IF, which clears IF in the pushed image with lea
+ * arithmetic. While the guest's virtual IOPL is not 0 (the processor pushes 0 below ring 0) the
+ * monitor points the hook at SLOW_PAIR, whose entries both reach the monitor.
+ */
+export const PLAIN = {
+  ret: 0x500,
+  /** vmcall; ret — delivers a pending interrupt (pending hook of sti). */
+  deliver: 0x510,
+  /** vmcall; ret — hands queued page-table updates over, delivers a pending interrupt (exit hook of xen's sysexit). */
+  leave: 0x520,
+  /** xen's sysexit: an iret frame for the user (22 bytes). */
+  sysexit: 0x540,
+  /** testb $0x30, 5(%esp); jnz popfSlow; ret — an IOPL in popf's image goes to the monitor. */
+  popfCheck: 0x560,
+  /** vmcall; ret — popf's image carries an IOPL, the virtual IOPL is not 0, or an interrupt is pending. */
+  popfSlow: 0x568,
+  /** testb $0x30, 13(%esp); jnz iretSlow; ret — as popfCheck for iret's frame. */
+  iretCheck: 0x570,
+  /** vmcall; ret — as popfSlow, and the page-table queue before a return to user mode. */
+  iretSlow: 0x578,
+  clearIf: 0x600 - 61 + 2,
+  flagsPair: 0x600,
+  slowPair: 0x700,
+} as const;
+
+/** push %eax; movzbl 9(%esp),%eax; lea -2(%eax),%eax; mov %al,9(%esp); pop %eax; ret — IF (bit 1 of the image's byte 1, set) cleared. */
+const CLEAR_IF_BYTES = [0x50, 0x0f, 0xb6, 0x44, 0x24, 0x09, 0x8d, 0x40, 0xfe, 0x88, 0x44, 0x24, 0x09, 0x58, 0xc3];
+
 const ALL_KINDS = [...SENSITIVE_CLASSES.map((c) => c.id), ...MEMORY_OPERATION_KINDS.map((k) => k.id)];
 
 export interface WindowLayout {
@@ -52,9 +110,15 @@ export interface WindowLayout {
   readonly slot: number;
   readonly state: number;
   readonly vifByte: number;
+  readonly flagsHook: number;
+  readonly pendingHook: number;
+  readonly popfHook: number;
+  readonly returnHook: number;
   readonly stubs: number;
   readonly hypercallStub: number;
   stubFor(kind: number): number;
+  /** Linear address of a plain stub (offset from PLAIN). */
+  plain(offset: number): number;
   /** The kind whose stub starts at a linear address, or undefined. */
   kindAtStub(linear: number): number | undefined;
 }
@@ -74,16 +138,19 @@ export function chooseWindow(elf: ElfFile): number {
 export function windowLayout(base: number): WindowLayout {
   const stubs = base + 0x1000;
   const index = new Map(ALL_KINDS.map((k, i) => [k, i]));
+  if (STUB_SIZE * ALL_KINDS.length > PLAIN.ret) throw new Error('the kind stubs overlap the plain stubs');
   return {
-    base, slot: base >>> 22, state: base, vifByte: base + STATE.vif, stubs, hypercallStub: stubs + HYPERCALL_STUB_OFFSET,
+    base, slot: base >>> 22, state: base, vifByte: base + STATE.vif, flagsHook: base + STATE.flagsHook,
+    pendingHook: base + STATE.pendingHook, popfHook: base + STATE.popfHook, returnHook: base + STATE.returnHook, stubs, hypercallStub: stubs + HYPERCALL_STUB_OFFSET,
     stubFor(kind) {
       const i = index.get(kind);
       if (i === undefined) throw new RangeError(`no stub for record kind ${kind}`);
       return stubs + STUB_SIZE * i;
     },
+    plain: (offset) => stubs + offset,
     kindAtStub(linear) {
       const off = linear - stubs;
-      if (off < 0 || off % STUB_SIZE !== 0) return undefined;
+      if (off < 0 || off % STUB_SIZE !== 0 || off >= STUB_SIZE * ALL_KINDS.length) return undefined;
       return ALL_KINDS[off / STUB_SIZE];
     },
   };
@@ -97,10 +164,35 @@ export function windowMap(layout: WindowLayout, stubPhys: number): MonitorWindow
   return { slot: layout.slot, pagePhys, busPages: new Set([0]) };
 }
 
-/** The stub page's bytes: `vmcall; ret` for every kind and for the hypercall entry. */
+function le32(v: number): number[] {
+  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
+}
+
+/** The stub page's bytes: `vmcall; ret` for every kind and the hypercall entry, and the plain stubs. */
 export function stubPage(layout: WindowLayout): Uint8Array {
   const page = new Uint8Array(4096).fill(0xcc);
   for (const k of ALL_KINDS) page.set(STUB_BYTES, layout.stubFor(k) - layout.stubs);
   page.set(STUB_BYTES, HYPERCALL_STUB_OFFSET);
+  page[PLAIN.ret] = 0xc3;
+  page.set(STUB_BYTES, PLAIN.deliver);
+  page.set(STUB_BYTES, PLAIN.leave);
+  const state = layout.state;
+  page.set([
+    0xff, 0x35, ...le32(state + STATE.sysexitSs), // pushl user %ss
+    0x51, // pushl %ecx (user %esp)
+    0x9c, // pushfl
+    0xff, 0x35, ...le32(state + STATE.sysexitCs), // pushl user %cs
+    0x52, // pushl %edx (user %eip)
+    0xff, 0x15, ...le32(state + STATE.exitHook), // call *exit_hook
+    0xcf, // iretl
+  ], PLAIN.sysexit);
+  // testb $0x30, N(%esp) (IOPL, bits 12-13 of the image: byte 1, 0x30); jnz +1; ret; vmcall; ret
+  page.set([0xf6, 0x44, 0x24, 0x05, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.popfCheck);
+  page.set([0xf6, 0x44, 0x24, 0x0d, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.iretCheck);
+  page.set(CLEAR_IF_BYTES, PLAIN.clearIf);
+  page.set([0xeb, 0xc3], PLAIN.flagsPair); // +0: jmp clearIf (the displacement is +1's ret)
+  // The slow pair: +0 jumps over +1's `vmcall; ret` to its own (jmp rel8 0x0f: +17).
+  page.set([0xeb, ...STUB_BYTES], PLAIN.slowPair);
+  page.set(STUB_BYTES, PLAIN.slowPair + 17);
   return page;
 }
