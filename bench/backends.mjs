@@ -6,7 +6,8 @@
 //   l4      the afterburned build (for reference).
 // Each workload's cost is its modeled cycles between the two rdtsc instructions around it (the
 // instructions, every cycle the back end charged from its cost table, the pads' NOPs at their own
-// cost; the guest's `cycles=` shows the same without the NOP credit, plus any time halted), and its
+// cost, the sensitive instructions at theirs; the guest's `cycles=` shows the same without the NOP credit
+// and the instructions' extra cost (both kept out of its clock), plus any time halted), and its
 // exits/hypercalls/IPCs are the counters between those two rdtsc. The output lines of every run must
 // agree apart from the cycle counts.
 //   node bench/backends.mjs [--workloads a,b] [--json] [--exit-cost N] [--keep-build DIR]
@@ -29,7 +30,8 @@ const exitCost = opt('exit-cost') !== undefined ? Number(opt('exit-cost')) : und
 const work = resolve(opt('keep-build') ?? join(tmpdir(), 'previrt-bench-backends'));
 const log = (s) => { if (!json && process.stderr.isTTY) process.stderr.write(s); };
 
-// ---------------------------------------------------------------- the three kernels
+// ---------------------------------------------------------------- the three kernels (always rebuilt: make -B, as the
+// afterburner and the catalogue's site sizes are not among make's prerequisites)
 const previrt = `node ${join(root, 'packages/cli/bin/previrt.js')}`;
 const kernelDir = join(root, 'fixtures/kernel');
 const builds = {
@@ -40,7 +42,7 @@ const builds = {
 mkdirSync(work, { recursive: true });
 log(`building the test kernel three ways in ${work}\n`);
 for (const [name, b] of Object.entries(builds)) {
-  execFileSync('make', ['-s', '-C', kernelDir, `BUILD=${b.dir}`, '-j2', ...b.vars, 'all', ...(name === 'plain' ? ['disk'] : [])], { stdio: json ? 'pipe' : ['ignore', 'ignore', 'inherit'] });
+  execFileSync('make', ['-s', '-B', '-C', kernelDir, `BUILD=${b.dir}`, '-j2', ...b.vars, 'all', ...(name === 'plain' ? ['disk'] : [])], { stdio: json ? 'pipe' : ['ignore', 'ignore', 'inherit'] });
   b.kernel = readFileSync(join(b.dir, 'kernel.elf'));
 }
 const disk = readFileSync(join(builds.plain.dir, 'disk.img'));
@@ -61,7 +63,7 @@ function run(build, hypervisor, workload, extra = {}) {
   const cpu = vm.machine.cpu;
   const hook = cpu.hooks.sensitive;
   cpu.hooks.sensitive = (id, eip) => {
-    if (id === RDTSC) marks.push({ icount: cpu.icount, charged: cpu.chargedCycles - vm.vmm.padCredit, counters: snapshot(vm.vmm.counters) });
+    if (id === RDTSC) marks.push({ icount: cpu.icount, charged: cpu.chargedCycles - vm.vmm.padCredit + vm.vmm.instructionExtra, counters: snapshot(vm.vmm.counters) });
     hook?.(id, eip);
   };
   const t0 = process.hrtime.bigint();

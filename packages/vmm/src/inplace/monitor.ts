@@ -67,6 +67,11 @@ export class InPlaceVmm {
    * must never run backwards inside a block); subtracted from the modeled cycles.
    */
   padCredit = 0;
+  /**
+   * Cycles the sensitive instructions the processor runs cost beyond their one (cost table,
+   * instructionCost). Kept out of the guest's clock like the pad credit; added to the modeled cycles.
+   */
+  instructionExtra = 0;
   /** Unpatched instructions decoded for their operands (hvm exit reasons), by EIP. */
   private readonly decoded = new Map<number, { crn: number; write: boolean }>();
   private cpuidSeen = new Set<string>();
@@ -160,7 +165,7 @@ export class InPlaceVmm {
     if (this.uartPending > 0) this.forward('console_io');
     const c = this.counters;
     c.instructions = this.cpu.icount;
-    c.modeledCycles = Math.round(this.cpu.icount + this.cpu.chargedCycles - this.padCredit);
+    c.modeledCycles = Math.round(this.cpu.icount + this.cpu.chargedCycles - this.padCredit + this.instructionExtra);
     for (const k of Object.keys(c.charged)) c.charged[k] = Math.round(c.charged[k]!);
     return c;
   }
@@ -206,6 +211,11 @@ export class InPlaceVmm {
     if (!cls) return;
     bump(this.counters.sensitive, cls.name);
     if (this.inMonitor) return;
+    const cost = this.costs.instructionCost[cls.name];
+    if (cost !== undefined) {
+      this.instructionExtra += cost - this.costs.instruction;
+      bump(this.counters.charged, 'instruction-cost', cost - this.costs.instruction);
+    }
     const cpu = this.cpu;
     const site = this.sitesByAddress.get(eip >>> 0);
     if (site !== undefined && site.padNops > 0 && site.patch.form === 'keep') {
