@@ -10,7 +10,9 @@
 // and the instructions' extra cost (both kept out of its clock), plus any time halted), and its
 // exits/hypercalls/IPCs are the counters between those two rdtsc. The output lines of every run must
 // agree apart from the cycle counts.
-//   node bench/backends.mjs [--workloads a,b] [--json] [--exit-cost N] [--keep-build DIR]
+//   node bench/backends.mjs [--workloads a,b] [--json] [--exit-cost N] [--keep-build DIR] [--one-cycle-sensitive]
+// --one-cycle-sensitive: every sensitive instruction at one cycle (the cost table without instructionCost),
+// to see what the measured pushf/popf/iret costs change.
 // The targets of issue 9: pre-virtualized within 5% of para-virtual on xen, at least 80% fewer VM
 // exits than unmodified on hvm for `mixed`, afterburned within 1% of plain on native.
 import { execFileSync } from 'node:child_process';
@@ -18,7 +20,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MemoryDisk, OverlayDisk, createVirtualMachine, snapshot, total } from '../packages/vmm/dist/index.js';
+import { DEFAULT_COSTS, MemoryDisk, OverlayDisk, createVirtualMachine, snapshot, total } from '../packages/vmm/dist/index.js';
 import { sensitiveClassByName } from '../packages/isa/dist/index.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -27,6 +29,7 @@ const opt = (name) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? arg
 const WORKLOADS = (opt('workloads') ?? 'syscall,sysenter,irqflags,pagetable,pio,ctxsw,mixed').split(',');
 const json = argv.includes('--json');
 const exitCost = opt('exit-cost') !== undefined ? Number(opt('exit-cost')) : undefined;
+const oneCycleSensitive = argv.includes('--one-cycle-sensitive');
 const work = resolve(opt('keep-build') ?? join(tmpdir(), 'previrt-bench-backends'));
 const log = (s) => { if (!json && process.stderr.isTTY) process.stderr.write(s); };
 
@@ -56,7 +59,8 @@ function run(build, hypervisor, workload, extra = {}) {
   const vm = createVirtualMachine({
     kernel: builds[build].kernel, kernelName: join(builds[build].dir, 'kernel.elf'), append: `bench=${workload}`,
     disks: [new OverlayDisk(new MemoryDisk(disk), false)], serialOut: (b) => out.push(b), hypervisor,
-    ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}), ...extra,
+    ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}),
+    ...(oneCycleSensitive ? { costs: { ...DEFAULT_COSTS, instructionCost: {} } } : {}), ...extra,
   });
   // Counters at every rdtsc: the workload lies between the last two.
   const marks = [];
@@ -140,7 +144,7 @@ if (json) {
     const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
     return [head, ...body].map((r) => r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  ')).join('\n');
   };
-  console.log(`modeled cycles per workload (between the guest's rdtsc around it); VM exit round trip ${exitCost ?? 1500} cycles\n`);
+  console.log(`modeled cycles per workload (between the guest's rdtsc around it); VM exit round trip ${exitCost ?? 1500} cycles${oneCycleSensitive ? '; every sensitive instruction at one cycle' : ''}\n`);
   console.log('xen: pre-virtualized (afterburned) against para-virtual (PARAVIRT=1) — target within 5%');
   console.log(table(['workload', 'pre-virt', 'para-virt', 'difference', 'hypercalls pre', 'hypercalls para'],
     rows.map((r) => [r.workload, n(r.xen.preVirt), n(r.xen.paraVirt), pct(r.xen.ratio), n(r.xen.hypercallsPreVirt), n(r.xen.hypercallsParaVirt)])));
