@@ -35,6 +35,8 @@ export interface CpuHooks {
   sensitive?(classId: number, eip: number): void;
   /** An exception or interrupt is being delivered to the guest. */
   deliver?(vector: number, kind: 'exception' | 'interrupt' | 'software'): void;
+  /** CR3 was written (mov, task switch, or a monitor setting it), before the TLB flush that follows. */
+  cr3Loaded?(): void;
   /** The monitor-call instruction (vmcall, 0F 01 C1) executed inside the monitor window (linear address). */
   monitorCall?(linear: number): void;
   /** A guest write to a watched physical page (before it lands; page walks do not count). */
@@ -102,8 +104,15 @@ export class Cpu {
 
   cr0 = 0x11;
   cr2 = 0;
-  cr3 = 0;
   cr4 = 0;
+  private cr3Value = 0;
+  /**
+   * CR3: an accessor of the class, so that a back end can follow every load through
+   * `hooks.cr3Loaded` without redefining the property on the instance (which turns the Cpu into a
+   * dictionary-mode object: every field access of the run loop and generated code becomes a lookup).
+   */
+  get cr3(): number { return this.cr3Value; }
+  set cr3(v: number) { this.cr3Value = v; this.hooks.cr3Loaded?.(); }
   /** The PAE page-directory-pointer entries (low dwords; the high ones are 0), loaded with CR3. */
   readonly pdpte = new Int32Array(4);
   readonly dr = new Int32Array(8);

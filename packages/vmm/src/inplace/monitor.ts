@@ -149,12 +149,7 @@ export class InPlaceVmm {
     machine.mmioWrite = (addr, size, value) => this.mmioWrite(addr, size, value);
     if (this.watching) {
       // Every CR3 load (mov, task switch, hypercall) re-registers the page tables of the new space.
-      let cr3 = cpu.cr3;
-      Object.defineProperty(cpu, 'cr3', {
-        configurable: true, enumerable: true,
-        get: () => cr3,
-        set: (v: number) => { cr3 = v; this.watchCr3(); },
-      });
+      cpu.hooks.cr3Loaded = () => this.watchCr3();
       this.watchCr3();
     }
   }
