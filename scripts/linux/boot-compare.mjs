@@ -5,7 +5,7 @@
 // QEMU runs on its instruction-counting clock (-icount shift=0,sleep=off: 1 ns per instruction, the
 // rate of previrt's virtual clock) with the RTC on that clock, so that TSC and PIT calibration, the
 // delay loop and the timer checks see the same time on both machines. What still differs is named and
-// normalised here, each with its reason (NORMALISE below); nothing else is.
+// normalised, each with its reason (normalise.mjs); nothing else is.
 //
 // Usage: boot-compare.mjs <bzImage> [--append <cmdline>] [--hypervisor native[,hvm,xen,l4]]
 //                         [--memory MB] [--out <dir>] [--json]
@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NORMALISE, prepare } from './normalise.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const previrt = path.join(repo, 'packages/cli/bin/previrt.js');
@@ -42,43 +43,6 @@ function usage(msg) {
   if (msg) console.error(`boot-compare: ${msg}`);
   console.error('usage: boot-compare.mjs <bzImage> [--append <cmdline>] [--hypervisor native[,hvm,xen,l4]] [--memory MB] [--out <dir>] [--json]');
   process.exit(msg ? 2 : 0);
-}
-
-/**
- * What differs between QEMU and previrt only by timing, with the reason and the machines it applies
- * to (all when none are named). Applied to both transcripts of a comparison.
- */
-export const NORMALISE = [
-  {
-    pattern: /^(sched_clock: Marking stable )\(-?\d+, -?\d+\)->\(-?\d+, -?\d+\)$/gm,
-    replace: '$1(<ns>, <ns>)->(<ns>, <ns>)',
-    mask: 'sched_clock: Marking stable [^\\r\\n]*',
-    reason: 'clock readings counted from machine reset: on QEMU they include SeaBIOS, its linuxboot option ROM and '
-      + 'the kernel\'s real-mode setup code (millions of instructions on the counting clock), which previrt skips by '
-      + 'entering at the 32-bit boot protocol entry point (off native also the decompressor, which a domain builder skips)',
-  },
-  {
-    pattern: /^(tsc: Detected )[0-9.]+( MHz processor)$|^(clocksource: tsc-early: mask: 0x[0-9a-f]+ max_cycles: )0x[0-9a-f]+, max_idle_ns: \d+( ns)$|^(Calibrating delay loop \(skipped\), value calculated using timer frequency\.\. )[0-9.]+ BogoMIPS \(lpj=\d+\)$/gm,
-    replace: (m, a, b, c, d, e) => (a ? `${a}<MHz>${b}` : c ? `${c}<cycles>, max_idle_ns: <ns>${d}` : `${e}<BogoMIPS>`),
-    mask: 'tsc: Detected [0-9.]+ MHz|max_cycles: 0x[0-9a-f]+, max_idle_ns: [0-9]+ ns|[0-9.]+ BogoMIPS \\(lpj=[0-9]+\\)',
-    machines: ['hvm', 'xen', 'l4'],
-    reason: 'the TSC is calibrated against PIT channel 2, which the kernel polls with `in`; on hvm, xen and l4 those '
-      + 'reads are VM exits, hypercalls, IPCs or in-place device reads whose modeled cost takes virtual time between the '
-      + 'samples, so the measured frequency moves in its last digits (999.965 instead of 1000.044 MHz) and with it the '
-      + 'values derived from it: the tsc-early clocksource\'s max_cycles/max_idle_ns and the BogoMIPS (lpj)',
-  },
-];
-
-/** The transcript up to the restart after the init's line (inclusive), CRs removed, normalised for a machine. */
-function prepare(text, machine) {
-  let t = text.replace(/\r/g, '');
-  const init = t.indexOf('previrt-e2e: init reached user space');
-  if (init >= 0) {
-    const m = /^reboot: machine restart\n?/m.exec(t.slice(init));
-    if (m) t = t.slice(0, init + m.index + m[0].length);
-  }
-  for (const n of NORMALISE) if (!n.machines || n.machines.includes(machine)) t = t.replace(n.pattern, n.replace);
-  return t;
 }
 
 function qemu() {
