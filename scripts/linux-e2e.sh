@@ -6,7 +6,10 @@
 #
 # Then (step 4) the pre-virtualized kernel: annotated (scripts/linux/annotate.sh), built through the
 # hook, checked with `previrt check`, and booted on QEMU and on previrt's machine on every back end
-# (scripts/linux/boot-compare.mjs): the console transcripts must be identical.
+# (scripts/linux/boot-compare.mjs): the console transcripts must be identical, with only what differs
+# by timing normalised (scripts/linux/normalise.mjs; the off-native part checked with the back ends'
+# costs at 0 by scripts/linux/zero-cost-compare.mjs); last `previrt verify` prints the table of every
+# machine against QEMU.
 #
 # Usage: scripts/linux-e2e.sh [--rebuild] [--jobs N] [--timing N]
 #   Work directory: $PREVIRT_LINUX_DIR (default /work/linux-build); resumable: finished steps are
@@ -25,7 +28,7 @@ while [ $# -gt 0 ]; do
     --rebuild) rebuild=1 ;;
     --jobs) jobs=$2; shift ;;
     --timing) timing=$2; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "linux-e2e: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
