@@ -162,6 +162,8 @@ export const DEFAULT_COSTS: CostTable = {
 /** The same table with the VM-exit round trip of another machine (e.g. this nested VM's ~10,000). */
 export function withExitRoundTrip(costs: CostTable, roundTrip: number): CostTable {
   const base = 1500;
-  const exit = Object.fromEntries(Object.entries(costs.exit).map(([k, v]) => [k, v - base + roundTrip])) as Record<ExitReason, number>;
+  // Each reason's handling is what its figure holds above the default round trip (never below 0,
+  // so that a table with lower figures cannot move the clock backwards).
+  const exit = Object.fromEntries(Object.entries(costs.exit).map(([k, v]) => [k, Math.max(0, v - base) + roundTrip])) as Record<ExitReason, number>;
   return { ...costs, exit };
 }
