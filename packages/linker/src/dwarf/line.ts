@@ -86,7 +86,8 @@ class Reader {
     this.pos++;
     return s;
   }
-  skip(n: number): void { this.need(n); this.pos += n; }
+  /** Passes over n bytes (an attribute value the line program does not need). */
+  skipBytes(n: number): void { this.need(n); this.pos += n; }
 }
 
 /** A section's contents, inflated when SHF_COMPRESSED (zlib); undefined when it cannot be read. */
@@ -135,12 +136,12 @@ function readEntries(r: Reader, is64: boolean, lineStr: Uint8Array | undefined, 
         case DW_FORM_data1: value = r.u8(); break;
         case DW_FORM_data2: value = r.u16(); break;
         case DW_FORM_data4: value = r.u32(); break;
-        case DW_FORM_data8: r.skip(8); break;
-        case DW_FORM_data16: r.skip(16); break;
-        case DW_FORM_block: r.skip(r.uleb()); break;
-        case DW_FORM_block1: r.skip(r.u8()); break;
-        case DW_FORM_block2: r.skip(r.u16()); break;
-        case DW_FORM_block4: r.skip(r.u32()); break;
+        case DW_FORM_data8: r.skipBytes(8); break;
+        case DW_FORM_data16: r.skipBytes(16); break;
+        case DW_FORM_block: r.skipBytes(r.uleb()); break;
+        case DW_FORM_block1: r.skipBytes(r.u8()); break;
+        case DW_FORM_block2: r.skipBytes(r.u16()); break;
+        case DW_FORM_block4: r.skipBytes(r.u32()); break;
         case DW_FORM_strx: case DW_FORM_strx1: case DW_FORM_strx2: case DW_FORM_strx3: case DW_FORM_strx4:
           throw new DwarfError('.debug_line: string-index forms (DW_FORM_strx*) are not supported');
         default:
