@@ -98,8 +98,11 @@ export function patchLength(spec: PatchSpec, insnLen = 1): number {
   return spec.length + (spec.embedsInstruction ? insnLen - 1 : 0);
 }
 
+/** The fields of a decoded instruction that name its opcode and ModRM byte. */
+export type OpcodeFields = Pick<DecodedInstruction, 'opcodeMap' | 'opcode' | 'modrm'>;
+
 /** The segment register an instruction reads or writes, or null (from the decoder's raw fields). */
-export function segmentOperand(insn: DecodedInstruction): 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | null {
+export function segmentOperand(insn: OpcodeFields): 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | null {
   const names = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
   if (insn.opcodeMap === 'primary') {
     switch (insn.opcode) {
@@ -127,7 +130,7 @@ export function segmentOperand(insn: DecodedInstruction): 'es' | 'cs' | 'ss' | '
 }
 
 /** The control or debug register of a mov to/from CR/DR (the ModRM reg field), or -1. */
-export function controlRegisterOperand(insn: DecodedInstruction): number {
+export function controlRegisterOperand(insn: OpcodeFields): number {
   return insn.opcodeMap === '0f' && insn.opcode >= 0x20 && insn.opcode <= 0x23 && insn.modrm !== null ? (insn.modrm >> 3) & 7 : -1;
 }
 

@@ -3,7 +3,8 @@
 // The simulated CPU always runs the guest kernel at its virtual CPL 0 and stays the reference for
 // what every instruction does. A back end changes three things:
 // - the bytes: the loader rewrites every recorded site per the @previrt/isa patch table before the
-//   first instruction (an inline `movb $0, vif` for cli, a `call` into the monitor window otherwise);
+//   first instruction (inline plain x86 on the state block for the interrupt-flag classes, a `call`
+//   into the monitor window otherwise);
 // - what an unpatched sensitive instruction does in the guest kernel: hvm exits, xen/l4 trap and
 //   emulate the faulting classes and run the silently-differing ones as they behave below ring 0
 //   (Cpu.kernelRing: pushf shows IF=1, popf/iret drop IF, sgdt & co. show the hypervisor's values);
@@ -12,7 +13,7 @@
 // A site reaches the monitor through its stub's monitor-call (vmcall); the monitor pops the return
 // address, finds the site, runs the original instruction for the virtual CPL 0 (compileOne), charges
 // what the in-place VMM and its hypervisor would do, and resumes after the site.
-import { encodePatch, patchLayout, sensitiveClassById, type BackendName } from '@previrt/isa';
+import { controlRegisterOperand, encodePatch, patchLayout, segmentOperand, sensitiveClassById, type BackendName, type Paging } from '@previrt/isa';
 import { FAULT, IF, MachineStop, SEG_DS, type Cpu, type HostView } from '../cpu.js';
 import { IOPL } from '../flags.js';
 import { compileOne, type Op } from '../compile.js';
@@ -23,7 +24,7 @@ import type { Site } from './records.js';
 import { PLAIN, STATE, STATE_PHYS, stubPage, windowMap, type WindowLayout } from './window.js';
 import { CALLBACKTYPE_SYSENTER, CONSOLEIO_WRITE, HYPERCALL, MMUEXT, SCHEDOP, hypercallPage } from './xen-abi.js';
 
-export type Paging = 'nested' | 'shadow';
+export type { Paging };
 
 export interface MonitorOptions {
   backend: BackendName;
@@ -72,8 +73,8 @@ export class InPlaceVmm {
    * instructionCost). Kept out of the guest's clock like the pad credit; added to the modeled cycles.
    */
   instructionExtra = 0;
-  /** Unpatched instructions decoded for their operands (hvm exit reasons), by EIP. */
-  private readonly decoded = new Map<number, { crn: number; write: boolean }>();
+  /** The control register of unpatched movs to/from CR (hvm exit reasons), by EIP. */
+  private readonly crByEip = new Map<number, number>();
   private cpuidSeen = new Set<string>();
   private watching: boolean;
   private pd = -1;
@@ -220,7 +221,7 @@ export class InPlaceVmm {
     }
     if (cpu.cpl !== 3 && this.rewrittenAt.size > 0) {
       // The in-place VMM's own instructions (an inline sequence, a plain stub in the window) do what
-      // they are there for; only a kernel-mode IOPL change, which no inline sequence carries, is lost.
+      // they are there for (an IOPL change reaches the monitor through the sequence's hook).
       const lin = (cpu.segBase[1] + eip) >>> 0;
       const own = this.rewrittenAt.get(lin);
       if (own !== undefined || cpu.inMonitorWindow(lin)) return;
@@ -258,7 +259,7 @@ export class InPlaceVmm {
       case 'mov-to-cr': case 'mov-from-cr': {
         // CR0/CR4 writes exit (guest/host masks); reads come from the read shadows; CR3 exits only
         // with shadow paging (CR3-load/store exiting).
-        const { crn } = this.crOperand(eip);
+        const crn = this.crOperand(eip);
         if (crn === 3 ? shadow : name === 'mov-to-cr' && crn !== 2) this.exit('cr-access');
         return;
       }
@@ -277,7 +278,7 @@ export class InPlaceVmm {
     if (this.backend === 'xen') this.charge(this.costs.xenTrap, 'traps');
     else this.ipc('exception', 2);
     if (name === 'in' || name === 'out' || name === 'ins' || name === 'outs') this.charge(this.backend === 'xen' ? this.costs.hypercall.work.io! : this.costs.ipcWork.io!, 'traps');
-    if (name === 'mov-to-cr' && this.crOperand(eip).crn === 3 && this.backend === 'l4') this.ipc('address-space');
+    if (name === 'mov-to-cr' && this.crOperand(eip) === 3 && this.backend === 'l4') this.ipc('address-space');
   }
 
   /** What an unpatched silently-differing instruction is about to get wrong (for --force runs). */
@@ -296,10 +297,8 @@ export class InPlaceVmm {
       case 'pushf': if (!(cpu.flags & IF)) bump(silent, 'pushf showed IF=1 with interrupts off'); return;
       case 'sgdt': case 'sidt': case 'sldt': case 'str': case 'smsw': bump(silent, `${name} showed the hypervisor's value`); return;
       case 'mov-from-segment': case 'push-segment': {
-        const insn = this.decodeAt(eip);
-        const reg = insn.opcodeMap === 'primary' && insn.opcode === 0x8c ? ((insn.modrm ?? 0) >> 3) & 7
-          : insn.opcode === 0x0e ? 1 : insn.opcode === 0x16 ? 2 : -1;
-        if (reg === 1 || reg === 2) bump(silent, `${name} showed RPL ${cpu.kernelRing}`);
+        const reg = segmentOperand(this.decodeAt(eip));
+        if (reg === 'cs' || reg === 'ss') bump(silent, `${name} showed RPL ${cpu.kernelRing}`);
         return;
       }
       default: return;
@@ -313,14 +312,14 @@ export class InPlaceVmm {
     return this.cpu.decoder(bytes.subarray(0, n), 0, 32);
   }
 
-  private crOperand(eip: number): { crn: number; write: boolean } {
-    let d = this.decoded.get(eip);
-    if (!d) {
-      const insn = this.decodeAt(eip);
-      d = { crn: insn.modrm === null ? -1 : (insn.modrm >> 3) & 7, write: insn.opcode === 0x22 };
-      this.decoded.set(eip, d);
+  /** The control register of the mov to/from CR at eip (decoded once per EIP). */
+  private crOperand(eip: number): number {
+    let crn = this.crByEip.get(eip);
+    if (crn === undefined) {
+      crn = controlRegisterOperand(this.decodeAt(eip));
+      this.crByEip.set(eip, crn);
     }
-    return d;
+    return crn;
   }
 
   /** Whether sti/popf/iret about to run sets IF (popf and iret: the image on the stack). */
