@@ -285,12 +285,9 @@ export class InPlaceVmm {
   private noteSilent(name: string, eip: number): void {
     const cpu = this.cpu;
     const silent = this.counters.silent;
-    const stackWord = (off: number): number | null => {
-      try { return cpu.rd32(cpu.stackAddr((cpu.regs[4] + off) | 0, 4, false)); } catch { return null; }
-    };
     switch (name) {
       case 'popf': case 'iret': {
-        const image = stackWord(name === 'iret' ? 8 : 0);
+        const image = this.stackWord(name === 'iret' ? 8 : 0);
         if (image !== null && ((image ^ cpu.flags) & IF)) bump(silent, `${name} dropped an IF change`);
         return;
       }
@@ -324,14 +321,8 @@ export class InPlaceVmm {
 
   /** Whether sti/popf/iret about to run sets IF (popf and iret: the image on the stack). */
   private enablesInterrupts(name: string): boolean {
-    const cpu = this.cpu;
     if (name === 'sti') return true;
-    try {
-      const image = cpu.rd32(cpu.stackAddr((cpu.regs[4] + (name === 'iret' ? 8 : 0)) | 0, 4, false));
-      return (image & IF) !== 0;
-    } catch {
-      return false;
-    }
+    return ((this.stackWord(name === 'iret' ? 8 : 0) ?? 0) & IF) !== 0;
   }
 
   // ------------------------------------------------------------------ interrupts and exceptions
@@ -483,18 +474,17 @@ export class InPlaceVmm {
     const ring = cpu.kernelRing;
     cpu.kernelRing = 0;
     this.inMonitor = true;
+    let faulted = false;
     try {
       op();
     } catch (e) {
       if (e !== FAULT) throw e;
-      cpu.kernelRing = ring;
-      this.inMonitor = false;
-      cpu.raiseAt(FAULT.vector, FAULT.hasCode, FAULT.code, site.address);
-      return;
+      faulted = true;
     } finally {
       cpu.kernelRing = ring;
       this.inMonitor = false;
     }
+    if (faulted) cpu.raiseAt(FAULT.vector, FAULT.hasCode, FAULT.code, site.address);
   }
 
   /** What the in-place VMM does for a site on this back end: charges, then the original instruction. */
@@ -534,7 +524,7 @@ export class InPlaceVmm {
         break;
       }
       case 'mov-to-cr': {
-        const crn = site.insn.modrm === null ? -1 : (site.insn.modrm >> 3) & 7;
+        const crn = controlRegisterOperand(site.insn);
         if (crn === 3) {
           const same = (cpu.regs[site.insn.modrm! & 7]! >>> 0) === (cpu.cr3 >>> 0);
           if (b === 'xen') this.hypercall(same ? 'mmuext_tlb_flush' : 'mmuext_new_baseptr');
@@ -550,7 +540,7 @@ export class InPlaceVmm {
         break;
       case 'mov-to-dr': this.forward('set_debugreg', 'dr-access'); break;
       case 'mov-from-dr': {
-        const drn = site.insn.modrm === null ? 0 : (site.insn.modrm >> 3) & 7;
+        const drn = controlRegisterOperand(site.insn);
         if (drn === 6 || drn === 4) this.forward('get_debugreg', 'dr-access');
         else this.inPlace(k.shadowRead);
         break;
@@ -622,8 +612,7 @@ export class InPlaceVmm {
     this.ptQueued = 0;
     try {
       if (this.backend === 'xen') {
-        this.hypercall('mmu_update');
-        if (n > 1) this.charge((n - 1) * (this.costs.hypercall.work.mmu_update ?? 0), 'hypercalls');
+        this.mmuUpdate(n);
       } else if (this.backend === 'l4') {
         this.ipc('map', 2);
         if (n > 1) this.charge((n - 1) * (this.costs.ipcWork.map ?? 0), 'ipc');
@@ -631,6 +620,12 @@ export class InPlaceVmm {
     } finally {
       this.flushingPageTables = false;
     }
+  }
+
+  /** One mmu_update hypercall for n entries (its base cost covers the first). */
+  private mmuUpdate(n: number): void {
+    this.hypercall('mmu_update');
+    if (n > 1) this.charge((n - 1) * (this.costs.hypercall.work.mmu_update ?? 0), 'hypercalls');
   }
 
   /** The PD of CR3 and every page table it references become watched; a window mapping is refused. */
@@ -644,18 +639,24 @@ export class InPlaceVmm {
   private rescanDirectory(): void {
     const cpu = this.cpu;
     const pdPage = cpu.cr3 >>> 12;
-    if (pdPage !== this.pd) this.pd = pdPage;
-    const base = pdPage << 12;
-    if (base + 4096 > cpu.ramSize) return;
+    this.pd = pdPage;
+    if ((pdPage + 1) * 4096 > cpu.ramSize) return;
     cpu.watchPage(pdPage, true);
     for (let i = 0; i < 1024; i++) {
-      const pde = cpu.view.getInt32(base + 4 * i, true);
-      if (!(pde & 1)) continue;
+      const pde = cpu.view.getInt32(pdPage * 4096 + 4 * i, true);
       this.checkWindowMapping(i, pde);
-      if (pde & 0x80 && cpu.cr4 & 0x10) continue;
-      const pt = pde >>> 12;
-      if ((pt << 12) < cpu.ramSize) cpu.watchPage(pt, true);
+      this.watchTable(this.tableOf(pde));
     }
+  }
+
+  /** The page-table frame a directory entry references, or -1 (not present, or a 4 MB page). */
+  private tableOf(pde: number): number {
+    return (pde & 1) && !((pde & 0x80) && (this.cpu.cr4 & 0x10)) ? pde >>> 12 : -1;
+  }
+
+  /** Watches a page-table frame that lies in RAM. */
+  private watchTable(frame: number): void {
+    if (frame >= 0 && frame * 4096 < this.cpu.ramSize) this.cpu.watchPage(frame, true);
   }
 
   private checkWindowMapping(index: number, pde: number): void {
@@ -684,7 +685,7 @@ export class InPlaceVmm {
     else { bump(this.counters.exits, 'pt-write'); this.charge(this.costs.exit['pt-write'], 'pt-write-faults'); }
     if (isPd && size === 4) {
       this.checkWindowMapping((phys & 0xfff) >> 2, value);
-      if ((value & 1) && !((value & 0x80) && (cpu.cr4 & 0x10)) && ((value >>> 12) << 12) < cpu.ramSize) cpu.watchPage(value >>> 12, true);
+      this.watchTable(this.tableOf(value));
     }
   }
 
@@ -693,8 +694,7 @@ export class InPlaceVmm {
     if (this.pd < 0) return false;
     const base = this.pd << 12;
     for (let i = 0; i < 1024; i++) {
-      const pde = cpu.view.getInt32(base + 4 * i, true);
-      if ((pde & 1) && !((pde & 0x80) && (cpu.cr4 & 0x10)) && (pde >>> 12) === page) return true;
+      if (this.tableOf(cpu.view.getInt32(base + 4 * i, true)) === page) return true;
     }
     return false;
   }
@@ -946,8 +946,7 @@ export class InPlaceVmm {
         case H.mmio_read: count('mmio'); result = this.origMmioRead(a1, (a2 & 7) as 1 | 2 | 4); break;
         case H.mmio_write: count('mmio'); this.origMmioWrite(a1, (a2 & 7) as 1 | 2 | 4, a3 | 0); break;
         case H.mmu_update: {
-          count('mmu_update');
-          if (a2 > 1) this.charge((a2 - 1) * (this.costs.hypercall.work.mmu_update ?? 0), 'hypercalls');
+          this.mmuUpdate(a2);
           let pdChanged = false;
           for (let i = 0; i < a2; i++) {
             const at = (a1 + 8 * i) | 0;
