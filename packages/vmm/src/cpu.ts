@@ -324,71 +324,57 @@ export class Cpu {
     let dirty = true;
     if (!(this.cr0 & 0x80000000)) {
       phys = lin;
-    } else if (this.cr4 & 0x20) {
-      // PAE: the PDPTE loaded with CR3, then 64-bit directory and table entries. MAXPHYADDR is 32
-      // (as QEMU's qemu32), so a set bit in an entry's high dword is reserved (bit 63 too: no NX).
-      const pdpte = this.pdpte[lin >>> 30];
-      if (!(pdpte & 1)) this.pageFault(lin, 0, write, user);
-      const pdeAddr = ((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) >>> 0;
-      const pde = this.physRead32(pdeAddr);
-      if (!(pde & 1)) this.pageFault(lin, 0, write, user);
-      if (this.physRead32(pdeAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
-      if (pde & 0x80) {
-        if (pde & 0x1fe000) this.reservedBitFault(lin, write, user);
-        writable = (pde & 2) !== 0;
-        userOk = (pde & 4) !== 0;
-        this.checkPageAccess(lin, writable, userOk, write, user);
-        let upd = pde | 0x20;
-        if (write) upd |= 0x40;
-        if (upd !== pde) this.walkWrite32(pdeAddr, upd);
-        phys = ((pde & 0xffe00000) | (lin & 0x1ff000)) >>> 0;
-        global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        dirty = (upd & 0x40) !== 0;
-      } else {
-        const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) >>> 0;
-        const pte = this.physRead32(pteAddr);
-        if (!(pte & 1)) this.pageFault(lin, 0, write, user);
-        if (this.physRead32(pteAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
-        writable = (pde & 2) !== 0 && (pte & 2) !== 0;
-        userOk = (pde & 4) !== 0 && (pte & 4) !== 0;
-        this.checkPageAccess(lin, writable, userOk, write, user);
-        if (!(pde & 0x20)) this.walkWrite32(pdeAddr, pde | 0x20);
-        let upd = pte | 0x20;
-        if (write) upd |= 0x40;
-        if (upd !== pte) this.walkWrite32(pteAddr, upd);
-        phys = (pte & ~0xfff) >>> 0;
-        global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        dirty = (upd & 0x40) !== 0;
-      }
     } else {
-      const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
-      const pde = this.physRead32(pdeAddr);
-      if (!(pde & 1)) this.pageFault(lin, 0, write, user);
-      if ((pde & 0x80) && (this.cr4 & 0x10)) {
-        writable = (pde & 2) !== 0;
-        userOk = (pde & 4) !== 0;
-        this.checkPageAccess(lin, writable, userOk, write, user);
-        let upd = pde | 0x20;
-        if (write) upd |= 0x40;
-        if (upd !== pde) this.walkWrite32(pdeAddr, upd);
-        phys = ((pde & 0xffc00000) | (lin & 0x3ff000)) >>> 0;
-        global = (pde & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        dirty = (upd & 0x40) !== 0;
+      // The walk finds the leaf entry (a 4 KB page's table entry, or a large page's directory entry)
+      // and, above a 4 KB leaf, the directory entry; the access checks and A/D updates are common.
+      let leafAddr: number, leaf: number;
+      let dirAddr = -1, dir = 0;
+      if (this.cr4 & 0x20) {
+        // PAE: the PDPTE loaded with CR3, then 64-bit directory and table entries. MAXPHYADDR is 32
+        // (as QEMU's qemu32), so a set bit in an entry's high dword is reserved (bit 63 too: no NX).
+        const pdpte = this.pdpte[lin >>> 30];
+        if (!(pdpte & 1)) this.pageFault(lin, 0, write, user);
+        const pdeAddr = ((pdpte & ~0xfff) + (((lin >>> 21) & 0x1ff) << 3)) >>> 0;
+        const pde = this.physRead32(pdeAddr);
+        if (!(pde & 1)) this.pageFault(lin, 0, write, user);
+        if (this.physRead32(pdeAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
+        if (pde & 0x80) {
+          if (pde & 0x1fe000) this.reservedBitFault(lin, write, user);
+          leafAddr = pdeAddr; leaf = pde;
+          phys = ((pde & 0xffe00000) | (lin & 0x1ff000)) >>> 0;
+        } else {
+          const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x1ff) << 3)) >>> 0;
+          const pte = this.physRead32(pteAddr);
+          if (!(pte & 1)) this.pageFault(lin, 0, write, user);
+          if (this.physRead32(pteAddr + 4) !== 0) this.reservedBitFault(lin, write, user);
+          dirAddr = pdeAddr; dir = pde; leafAddr = pteAddr; leaf = pte;
+          phys = (pte & ~0xfff) >>> 0;
+        }
       } else {
-        const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
-        const pte = this.physRead32(pteAddr);
-        if (!(pte & 1)) this.pageFault(lin, 0, write, user);
-        writable = (pde & 2) !== 0 && (pte & 2) !== 0;
-        userOk = (pde & 4) !== 0 && (pte & 4) !== 0;
-        this.checkPageAccess(lin, writable, userOk, write, user);
-        if (!(pde & 0x20)) this.walkWrite32(pdeAddr, pde | 0x20);
-        let upd = pte | 0x20;
-        if (write) upd |= 0x40;
-        if (upd !== pte) this.walkWrite32(pteAddr, upd);
-        phys = (pte & ~0xfff) >>> 0;
-        global = (pte & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
-        dirty = (upd & 0x40) !== 0;
+        const pdeAddr = ((this.cr3 & ~0xfff) + ((lin >>> 22) << 2)) >>> 0;
+        const pde = this.physRead32(pdeAddr);
+        if (!(pde & 1)) this.pageFault(lin, 0, write, user);
+        if ((pde & 0x80) && (this.cr4 & 0x10)) {
+          leafAddr = pdeAddr; leaf = pde;
+          phys = ((pde & 0xffc00000) | (lin & 0x3ff000)) >>> 0;
+        } else {
+          const pteAddr = ((pde & ~0xfff) + (((lin >>> 12) & 0x3ff) << 2)) >>> 0;
+          const pte = this.physRead32(pteAddr);
+          if (!(pte & 1)) this.pageFault(lin, 0, write, user);
+          dirAddr = pdeAddr; dir = pde; leafAddr = pteAddr; leaf = pte;
+          phys = (pte & ~0xfff) >>> 0;
+        }
       }
+      const large = dirAddr < 0;
+      writable = (leaf & 2) !== 0 && (large || (dir & 2) !== 0);
+      userOk = (leaf & 4) !== 0 && (large || (dir & 4) !== 0);
+      this.checkPageAccess(lin, writable, userOk, write, user);
+      if (!large && !(dir & 0x20)) this.walkWrite32(dirAddr, dir | 0x20);
+      let upd = leaf | 0x20;
+      if (write) upd |= 0x40;
+      if (upd !== leaf) this.walkWrite32(leafAddr, upd);
+      global = (leaf & 0x100) !== 0 && (this.cr4 & 0x80) !== 0;
+      dirty = (upd & 0x40) !== 0;
     }
     phys = (phys & this.a20Mask) >>> 0;
     // The monitor's frames are not guest-physical memory: reach them only through the window.
