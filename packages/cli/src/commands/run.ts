@@ -9,6 +9,7 @@ import {
   type VirtualMachine,
 } from '@previrt/vmm';
 import { backendCountersJson, machineCountersJson } from './backend-report.js';
+import { driveSpecs } from './machine-args.js';
 import { CliError, EXIT_GUEST_FAILURE, EXIT_USAGE } from '../errors.js';
 
 interface RunArgs {
@@ -46,25 +47,6 @@ class FileDisk implements DiskImage {
   write(offset: number, from: Uint8Array): void {
     if (offset + from.length <= this.size) writeSync(this.fd, from, 0, from.length, offset);
   }
-}
-
-function parseDrive(spec: string): { file: string; index: number } {
-  let file = '';
-  let index = -1;
-  for (const part of spec.split(',')) {
-    const eq = part.indexOf('=');
-    const key = eq < 0 ? 'file' : part.slice(0, eq);
-    const value = eq < 0 ? part : part.slice(eq + 1);
-    if (key === 'file') file = value;
-    else if (key === 'index') {
-      if (value !== '0' && value !== '1') throw new CliError(`--drive ${spec}: index must be 0 (primary master) or 1 (primary slave)`, EXIT_USAGE);
-      index = Number(value);
-    } else if (key === 'format' && value === 'raw') continue;
-    else if (key === 'if' && value === 'ide') continue;
-    else throw new CliError(`--drive ${spec}: unknown key '${key}' (expected file=<image>[,index=0|1])`, EXIT_USAGE);
-  }
-  if (!file) throw new CliError(`--drive ${spec}: no file= given`, EXIT_USAGE);
-  return { file, index };
 }
 
 export const runCommand: CommandModule<object, RunArgs> = {
@@ -114,21 +96,17 @@ export const runCommand: CommandModule<object, RunArgs> = {
         throw new CliError(`${args.initrd}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
       }
     }
-    const specs = (args.drive ?? []).map(parseDrive);
-    if (args.disk) specs.unshift({ file: args.disk, index: 0 });
     const disks: (DiskImage | null)[] = [null, null];
     const fds: number[] = [];
-    for (const s of specs) {
-      const index = s.index >= 0 ? s.index : disks[0] === null ? 0 : 1;
-      if (disks[index]) throw new CliError(`--drive ${s.file}: index ${index} is already in use`, EXIT_USAGE);
+    for (const { file, index } of driveSpecs(args)) {
       try {
         if (args['disk-write']) {
-          const fd = openSync(s.file, 'r+');
+          const fd = openSync(file, 'r+');
           fds.push(fd);
           disks[index] = new FileDisk(fd);
-        } else disks[index] = new OverlayDisk(new MemoryDisk(readFileSync(s.file)), false);
+        } else disks[index] = new OverlayDisk(new MemoryDisk(readFileSync(file)), false);
       } catch (err) {
-        throw new CliError(`${s.file}: cannot open disk image (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
+        throw new CliError(`${file}: cannot open disk image (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, EXIT_USAGE);
       }
     }
 

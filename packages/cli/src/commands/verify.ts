@@ -11,6 +11,7 @@ import {
 } from '@previrt/vmm';
 import { CliError, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE } from '../errors.js';
 import { countersJson } from './backend-report.js';
+import { driveSpecs, type DriveSpec } from './machine-args.js';
 
 interface VerifyArgs {
   kernel: string;
@@ -48,26 +49,6 @@ export interface MachineRow {
   difference: { line: number; reference: string; actual: string } | null;
 }
 
-function parseDrives(args: VerifyArgs): { file: string; index: number }[] {
-  const out: { file: string; index: number }[] = [];
-  if (args.disk) out.push({ file: args.disk, index: 0 });
-  for (const spec of args.drive ?? []) {
-    let file = '', index = -1;
-    for (const part of spec.split(',')) {
-      const eq = part.indexOf('=');
-      const key = eq < 0 ? 'file' : part.slice(0, eq);
-      const value = eq < 0 ? part : part.slice(eq + 1);
-      if (key === 'file') file = value;
-      else if (key === 'index' && (value === '0' || value === '1')) index = Number(value);
-      else if ((key === 'format' && value === 'raw') || (key === 'if' && value === 'ide')) continue;
-      else throw new CliError(`--drive ${spec}: expected file=<image>[,index=0|1]`, EXIT_USAGE);
-    }
-    if (!file) throw new CliError(`--drive ${spec}: no file= given`, EXIT_USAGE);
-    out.push({ file, index: index >= 0 ? index : out.some((d) => d.index === 0) ? 1 : 0 });
-  }
-  return out;
-}
-
 function readOrFail(file: string, what: string): Uint8Array {
   try {
     return readFileSync(file);
@@ -76,6 +57,9 @@ function readOrFail(file: string, what: string): Uint8Array {
   }
 }
 
+/** A row's counters where the machine counted nothing (refused, or QEMU). */
+const NO_COUNTS = { instructions: null, sensitive: null, exits: null, hypercalls: null, ipcs: null, modeledCycles: null };
+
 /** Runs the kernel on one back end of the simulated PC. */
 function onBackend(backend: BackendName, kernel: Uint8Array, args: VerifyArgs, images: Map<number, Uint8Array>, input: Uint8Array | null): Omit<MachineRow, 'overhead' | 'difference'> {
   const out: number[] = [];
@@ -83,7 +67,6 @@ function onBackend(backend: BackendName, kernel: Uint8Array, args: VerifyArgs, i
   for (const [index, bytes] of images) disks[index] = new OverlayDisk(new MemoryDisk(bytes), false);
   const started = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-  const empty = { instructions: null, sensitive: null, exits: null, hypercalls: null, ipcs: null, modeledCycles: null };
   let vm;
   try {
     vm = createVirtualMachine({
@@ -92,7 +75,7 @@ function onBackend(backend: BackendName, kernel: Uint8Array, args: VerifyArgs, i
     });
   } catch (err) {
     if (err instanceof BackendError || err instanceof ImageError) {
-      return { machine: backend, result: 'refused', exitCode: null, message: err.message, transcript: '', ...empty, wallSeconds: seconds() };
+      return { machine: backend, result: 'refused', exitCode: null, message: err.message, transcript: '', ...NO_COUNTS, wallSeconds: seconds() };
     }
     throw err;
   }
@@ -114,9 +97,8 @@ function onBackend(backend: BackendName, kernel: Uint8Array, args: VerifyArgs, i
 const RTC_BASE = new Date(DEFAULT_RTC_BASE * 1000).toISOString().slice(0, 19);
 
 /** Runs the kernel on qemu-system-i386 on its instruction-counting clock (as this machine's). */
-function onQemu(args: VerifyArgs, images: Map<number, Uint8Array>, driveFiles: { file: string; index: number }[], input: Uint8Array | null): Omit<MachineRow, 'overhead' | 'difference'> {
+function onQemu(args: VerifyArgs, driveFiles: DriveSpec[], input: Uint8Array | null): Omit<MachineRow, 'overhead' | 'difference'> {
   const drives = driveFiles.flatMap((d) => ['-drive', `file=${d.file},format=raw,if=ide,index=${d.index},snapshot=on`]);
-  void images;
   const started = process.hrtime.bigint();
   const r = spawnSync('qemu-system-i386', [
     '-kernel', args.kernel, ...(args.append !== undefined ? ['-append', args.append] : []), '-serial', 'stdio', '-display', 'none',
@@ -124,15 +106,14 @@ function onQemu(args: VerifyArgs, images: Map<number, Uint8Array>, driveFiles: {
     '-icount', 'shift=0,sleep=off', '-rtc', `base=${RTC_BASE},clock=vm`, ...drives,
   ], { input: input ?? Buffer.alloc(0), encoding: 'latin1', timeout: 600_000, maxBuffer: 1 << 28 });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const empty = { instructions: null, sensitive: null, exits: null, hypercalls: null, ipcs: null, modeledCycles: null };
   if (r.error) {
-    return { machine: 'qemu', result: 'failed', exitCode: null, message: `qemu-system-i386: ${r.error.message}`, transcript: r.stdout ?? '', ...empty, wallSeconds };
+    return { machine: 'qemu', result: 'failed', exitCode: null, message: `qemu-system-i386: ${r.error.message}`, transcript: r.stdout ?? '', ...NO_COUNTS, wallSeconds };
   }
   const status = r.status ?? -1;
   return {
     machine: 'qemu', result: r.signal ? 'failed' : 'ok', exitCode: status,
     message: r.signal ? `killed by ${r.signal}` : (r.stderr ?? '').trim().split('\n')[0] ?? '',
-    transcript: r.stdout ?? '', ...empty, wallSeconds,
+    transcript: r.stdout ?? '', ...NO_COUNTS, wallSeconds,
   };
 }
 
@@ -196,7 +177,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const masks = (args.mask ?? []).map((m) => {
       try { return new RegExp(m, 'g'); } catch (e) { throw new CliError(`--mask ${m}: ${(e as Error).message}`, EXIT_USAGE); }
     });
-    const driveFiles = parseDrives(args);
+    const driveFiles = driveSpecs(args);
     const images = new Map<number, Uint8Array>();
     for (const d of driveFiles) images.set(d.index, readOrFail(d.file, 'the disk image'));
     const input = args.input !== undefined ? readOrFail(args.input, 'the serial input') : null;
@@ -205,7 +186,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
 
     const raw: Omit<MachineRow, 'overhead' | 'difference'>[] = [];
     for (const h of list) raw.push(onBackend(h as BackendName, kernel, args, images, input));
-    if (useQemu) raw.push(onQemu(args, images, driveFiles, input));
+    if (useQemu) raw.push(onQemu(args, driveFiles, input));
 
     const masked = (t: string) => masks.reduce((acc, m) => acc.replace(m, '<masked>'), t);
     const reference = raw.find((r) => r.machine === 'qemu' && r.result === 'ok') ?? raw.find((r) => r.result === 'ok');
