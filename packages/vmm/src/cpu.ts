@@ -1239,18 +1239,9 @@ export class Cpu {
         this.icount += max;
       }
     } catch (e) {
-      if (fn !== null && count <= max) {
-        i = this.faultIndex;
-        this.icount += this.faultLoops * count;
-      }
-      this.icount += i;
-      if (e !== FAULT) {
-        if (e instanceof MachineStop) this.eip = b.eips[i];
-        throw e;
-      }
-      this.eip = b.eips[i];
-      this.history[(this.historyPos - 1) & (HISTORY - 1)] = b.eips[i];
-      this.deliverException(FAULT.vector, FAULT.hasCode, FAULT.code, b.eips[i]);
+      // Generated code reports where it stopped; the interpreted loop's index says it itself.
+      if (fn !== null && count <= max) this.blockFault(b, e, this.faultIndex, this.faultLoops);
+      else this.blockFault(b, e, i, 0);
     }
   }
 
