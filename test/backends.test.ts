@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BackendError, MemoryDisk, OverlayDisk, createVirtualMachine, total, type BackendName } from '@previrt/vmm';
+import { BackendError, DEFAULT_COSTS, MemoryDisk, OverlayDisk, createVirtualMachine, total, type BackendName } from '@previrt/vmm';
 import { parseElf } from '@previrt/linker';
 import { sensitiveClassByName } from '@previrt/isa';
 
@@ -80,11 +80,14 @@ test('test=all: byte-identical transcripts on native, hvm, xen, l4 and QEMU, eac
   expect(m.native.counters.totals.inPlace).toBe(0);
   expect(m.native.exits + m.native.hypercalls + m.native.ipcs).toBe(0);
   // Only the pads' NOPs (less) and the sensitive instructions that cost more than one cycle on the
-  // processor (pushf, popf, iret) are charged differently from one cycle per instruction.
+  // processor (pushf, popf, iret, cli, sti, in, out) are charged differently from one cycle per instruction.
   const charged = m.native.counters.charged;
   expect(Object.keys(charged).sort()).toEqual(['instruction-cost', 'pad-nops']);
   expect(charged['pad-nops']).toBeLessThan(0);
   expect(charged['instruction-cost']).toBeGreaterThan(0);
+  // Every port access natively is a bus cycle of the cost table's figure.
+  const sensitive = m.native.counters.sensitive;
+  expect(charged['instruction-cost']).toBeGreaterThan(((sensitive.in ?? 0) + (sensitive.out ?? 0)) * (DEFAULT_COSTS.instructionCost.in! - 1));
   expect(Math.abs(m.native.modeledCycles - (m.native.instructions + charged['pad-nops'] + charged['instruction-cost']))).toBeLessThanOrEqual(1);
   expect(m.hvm.exits).toBeGreaterThan(0);
   expect(m.hvm.hypercalls + m.hvm.ipcs).toBe(0);
@@ -98,7 +101,9 @@ test('test=all: byte-identical transcripts on native, hvm, xen, l4 and QEMU, eac
     // unannotated APIC end-of-interrupt.
     expect(m[name].counters.ptWriteFaults).toBeGreaterThan(0);
     expect(m[name].counters.mmioFaults).toBeGreaterThan(0);
-    expect(m[name].modeledCycles).toBeGreaterThan(m.native.modeledCycles);
+    // Each pays its own mechanism; with port reads at their bus cost natively, the in-place 8259
+    // model (the selftest polls it) can make a hypervisor cheaper than native, so no order is asserted.
+    expect(m[name].counters.charged[name === 'xen' ? 'hypercalls' : 'ipc']).toBeGreaterThan(0);
   }
 }, 300_000);
 

@@ -124,7 +124,7 @@ describe('previrt cc / previrt as', () => {
 
   test('several inputs, -o attached, .include and .incbin found as GNU as finds them, --keep-temps', () => {
     write('multi/a.s', '\t.text\na:\tcli\n\t.include "inc/b.inc"\n\t.incbin "data/blob.bin"\n');
-    write('multi/inc/b.inc', 'b:\tsti\n\trdtsc\n');
+    write('multi/inc/b.inc', 'b:\tsti\n\tinvlpg (%eax)\n');
     write('multi/data/blob.bin', 'BLOB');
     write('multi/c.s', '\t.text\nc:\thlt\n');
     const cwd = path.join(work, 'multi');

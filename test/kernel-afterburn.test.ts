@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SENSITIVE_CLASSES } from '@previrt/isa';
+import { SENSITIVE_CLASSES, kindSiteSize, recordInstructionClass } from '@previrt/isa';
 import { afterburnRecords } from './helpers/hook.js';
 import { bootOnQemu } from './helpers/qemu.js';
 
@@ -62,7 +62,7 @@ test('every sensitive instruction that needs a site, outside the excluded region
   const elf = join(padded, 'kernel.elf');
   const decoded = JSON.parse(execFileSync(process.execPath, [join(root, 'packages/cli/bin/previrt.js'), 'decode',
     '--sensitive', '--json', '--quiet', elf], { encoding: 'utf8', maxBuffer: 1 << 26 })) as
-    { sites: { address: number; length: number; class: string }[] };
+    { sites: { address: number; length: number; class: string; needsSite: boolean }[] };
   const userLo = symbolAddress(elf, '__user_start');
   const userHi = symbolAddress(elf, '__user_end');
   const bootLo = symbolAddress(elf, '_start');
@@ -76,10 +76,13 @@ test('every sensitive instruction that needs a site, outside the excluded region
     if ((site.address >= userLo && site.address < userHi) || (site.address >= bootLo && site.address < bootHi)) continue;
     const rec = byAddress.get(site.address);
     const cls = classId.get(site.class)!;
-    // Traps every hypervisor reflects (int3, int n, into, ud2, sysenter) need no site: a record
-    // is optional for them, but must be right when present.
-    if (!rec && !cls.needsSite) continue;
-    if (!rec || rec.kind !== cls.id || rec.insnLen !== site.length || rec.siteLen < Math.max(cls.siteSize, site.length)) {
+    // Traps every hypervisor reflects (int3, int n, into, ud2, sysenter) and forms every back end
+    // keeps (rdtsc, push %ds) need no site: a record is optional for them, but must be right when present.
+    if (!rec && !site.needsSite) continue;
+    expect({ site: site.address, needsSite: site.needsSite }).toEqual({ site: site.address, needsSite: cls.needsSite && site.needsSite });
+    // A record of the class, or of an annotated kind on it (irq-restore on popf), with its site size.
+    if (!rec || recordInstructionClass(rec.kind)?.id !== cls.id || rec.insnLen !== site.length
+      || rec.siteLen < Math.max(kindSiteSize(rec.kind)!, site.length)) {
       missing.push(`${site.address.toString(16)} ${site.class}`);
     } else {
       covered++;
@@ -87,9 +90,9 @@ test('every sensitive instruction that needs a site, outside the excluded region
   }
   expect(missing).toEqual([]);
   expect(covered).toBeGreaterThan(300);
-  // The annotated memory operations are recorded too.
-  const memoryKinds = new Set(records(elf).filter((r) => r.kind >= 0x101).map((r) => r.kind));
-  expect([...memoryKinds].sort()).toEqual([0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107]);
+  // The annotated memory operations and the annotated IF-only popf (local_irq_restore) are recorded too.
+  const annotatedKinds = new Set(records(elf).filter((r) => r.kind >= 0x101).map((r) => r.kind));
+  expect([...annotatedKinds].sort()).toEqual([0x101, 0x102, 0x103, 0x104, 0x105, 0x106, 0x107, 0x180]);
 });
 
 test('the padded kernel prints the same test=all transcript on QEMU as the plain one', () => {

@@ -7,7 +7,7 @@
 // added goes on the line of the instruction it belongs to, so line numbers (and the assembler's
 // diagnostics) stay those of the input.
 import {
-  ATT_PREFIXES, SENSITIVE_CLASSES, attOperandsMayMatter, classifyAtt, encodeNops, encodeNops16, mayBeSensitiveAtt, splitAttOperands,
+  ANNOTATED_INSTRUCTION_KINDS, ATT_PREFIXES, SENSITIVE_CLASSES, annotatedInstructionKindById, attNeedsSite, attOperandsMayMatter, classifyAtt, encodeNops, encodeNops16, mayBeSensitiveAtt, splitAttOperands,
   splitAttStatement,
   type SensitiveClass,
 } from '@previrt/isa';
@@ -66,8 +66,11 @@ export interface Skipped {
   column: number;
   kind: number;
   className: string;
-  /** Inside an exclusion region, or a keepLayout class (int3). */
-  reason: 'excluded' | 'keep-layout';
+  /**
+   * Inside an exclusion region, a keepLayout class (int3), or a form every back end keeps as it is
+   * (`push %ds`: only %cs and %ss carry the CPL), which needs no site.
+   */
+  reason: 'excluded' | 'keep-layout' | 'kept-everywhere';
 }
 
 export interface RewriteResult {
@@ -78,6 +81,7 @@ export interface RewriteResult {
 }
 
 const SITE_SIZE = new Map<number, number>(SENSITIVE_CLASSES.map((c) => [c.id, c.siteSize]));
+for (const k of ANNOTATED_INSTRUCTION_KINDS) SITE_SIZE.set(k.id, k.siteSize);
 
 const LABEL = /(?:[A-Za-z_.$][\w.$]*|\d+)[ \t]*:(?![:=])/y;
 const DIRECTIVE = /\.[A-Za-z_][\w.]*/y;
@@ -90,6 +94,15 @@ function offMarkerValue(operands: string): boolean | null {
   const m = /^\s*\.Lprevirt_off\s*,\s*(\S+)\s*$/.exec(operands);
   if (!m) return null;
   return m[1] !== '0';
+}
+
+/**
+ * The annotation of an instruction's kind (`.set .Lprevirt_kind, <id>`, from previrt/annotate.h):
+ * the next sensitive instruction is recorded as that annotated kind instead of its plain class.
+ */
+function kindMarkerValue(operands: string): number | null {
+  const m = /^\s*\.Lprevirt_kind\s*,\s*(0x[0-9a-f]+|\d+)\s*$/i.exec(operands);
+  return m ? Number(m[1]) : null;
 }
 
 /** Directives the rewriter acts on (everything else passes through untouched). */
@@ -371,6 +384,8 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
   // from the end once the whole input is read.
   const lineEdits = new Map<number, Edit[]>();
   let off = false;
+  /** An annotated kind for the next sensitive instruction, with the line that announced it. */
+  let pendingKind: { id: number; line: number } | null = null;
   let intel = false;
   let ended = false;
   let inBlockComment = false;
@@ -465,6 +480,11 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
           case '.set': case '.equ': {
             const v = offMarkerValue(parsed.rest);
             if (v !== null) off = v;
+            const k = kindMarkerValue(parsed.rest);
+            if (k !== null) {
+              if (annotatedInstructionKindById(k)) pendingKind = { id: k, line: lineOf(from) + 1 };
+              else diagnostics.push({ file, line: lineOf(from) + 1, column: parsed.at + 1, severity: 'error', rule: 'annotation', message: `.Lprevirt_kind ${k} is not an annotated-instruction kind of the catalogue` });
+            }
             break;
           }
         }
@@ -519,6 +539,19 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       }
       cls = classifyCached(split.mnemonic, split.rest);
       if (cls === null) continue;
+      // The instruction an annotation announced: its kind instead of the class's, when it fits.
+      let kind = cls.id;
+      if (pendingKind !== null) {
+        const annotated = annotatedInstructionKindById(pendingKind.id)!;
+        if (annotated.instructionClass === cls.name) kind = annotated.id;
+        else {
+          diagnostics.push({
+            file, line: lineOf(from) + 1, column: parsed.at + 1, severity: 'error', rule: 'annotation',
+            message: `the ${annotated.name} annotation on line ${pendingKind.line} is for a ${annotated.instructionClass} instruction, but the next sensitive instruction is '${st.code.slice(parsed.at, st.codeEnd).trim()}' (${cls.name})`,
+          });
+        }
+        pendingKind = null;
+      }
       if (off) {
         exclude(cls);
         continue;
@@ -528,7 +561,11 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         skipped.push({ line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'keep-layout' });
         continue;
       }
-      const size = SITE_SIZE.get(cls.id)!;
+      if (kind === cls.id && !attNeedsSite(cls, split.mnemonic, splitAttOperands(split.rest))) {
+        skipped.push({ line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'kept-everywhere' });
+        continue;
+      }
+      const size = SITE_SIZE.get(kind)!;
       const names = repeated ? labels.numeric() : labels.named();
       const s = names.ref(names.start);
       const i = names.ref(names.insn);
@@ -543,9 +580,9 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       edits ??= [];
       edits.push([startAt, `${names.start}:`]);
       edits.push([st.codeEnd,
-        `;${names.insn}:${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${e}-${s})`, cls.id)}`]);
+        `;${names.insn}:${padding(style, len, size)};${names.end}:;${record(elfClass, s, len, `(${e}-${s})`, kind)}`]);
       sites.push({
-        line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name,
+        line: lineOf(from) + 1, column: startAt + 1, kind, className: kind === cls.id ? cls.name : annotatedInstructionKindById(kind)!.name,
         text: line.slice(startAt, st.codeEnd).trim(), mode: bodyMode ?? mode, repeated,
       });
     }

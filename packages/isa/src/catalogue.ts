@@ -24,7 +24,8 @@ export type SensitiveGroup =
   | 'cache-tlb'
   | 'io'
   | 'trap'
-  | 'memory-operation';
+  | 'memory-operation'
+  | 'annotated-instruction';
 
 /**
  * How a class is recognised in AT&T assembly text and in objdump output. `mnemonics` are the exact
@@ -195,6 +196,36 @@ export const MEMORY_OPERATION_KINDS: readonly MemoryOperationKind[] = [
   { id: 0x107, name: 'mmio-write', group: 'memory-operation', macro: 'PV_MMIO_WRITE', siteSize: CALL_SITE, description: 'write of a memory-mapped device register' },
 ];
 
+/**
+ * Kinds of annotated sensitive instructions: an instruction of a catalogue class whose source
+ * declares a narrower meaning than the class has, which lets a back end patch it more cheaply. The
+ * site holds the class's instruction; ids 0x180 and up. The annotation macro emits the instruction,
+ * its pad and its record itself (the afterburner would record it as its plain class otherwise).
+ */
+export interface AnnotatedInstructionKind {
+  readonly id: number;
+  readonly name: string;
+  readonly group: 'annotated-instruction';
+  /** The catalogue class of the instruction at the site. */
+  readonly instructionClass: string;
+  /** Name of the annotation macro in `previrt/annotate.h`. */
+  readonly macro: string;
+  /** Minimum site length in bytes: the instruction plus room for the kind's longest patch. */
+  readonly siteSize: number;
+  readonly description: string;
+}
+
+export const ANNOTATED_INSTRUCTION_KINDS: readonly AnnotatedInstructionKind[] = [
+  // A popf whose image differs from the current flags in IF alone, or whose other flags nobody reads
+  // afterwards (an asm with a "cc" clobber): Linux's native_restore_fl before 5.12, the test kernel's
+  // local_irq_restore. Below ring 0 it needs no real popfl: `call *irq_restore_hook` (6 bytes). The
+  // site is 7 bytes: GNU as pads 6 bytes with one NOP, 5 with two (what the site costs where it is kept).
+  {
+    id: 0x180, name: 'irq-restore', group: 'annotated-instruction', instructionClass: 'popf', macro: 'PV_IRQ_RESTORE', siteSize: 7,
+    description: 'popf that restores only the interrupt flag (the other flags are clobbered, as by an asm "cc" clobber)',
+  },
+];
+
 const classById = new Map<number, SensitiveClass>(SENSITIVE_CLASSES.map((c) => [c.id, c]));
 const classByName = new Map<string, SensitiveClass>(SENSITIVE_CLASSES.map((c) => [c.name, c]));
 const memoryKindById = new Map<number, MemoryOperationKind>(MEMORY_OPERATION_KINDS.map((k) => [k.id, k]));
@@ -216,7 +247,33 @@ export function memoryOperationKindByName(name: string): MemoryOperationKind | u
   return memoryKindByName.get(name);
 }
 
-/** The name of any record kind (instruction class or memory operation), or `kind-<id>`. */
+const annotatedKindById = new Map<number, AnnotatedInstructionKind>(ANNOTATED_INSTRUCTION_KINDS.map((k) => [k.id, k]));
+
+export function annotatedInstructionKindById(id: number): AnnotatedInstructionKind | undefined {
+  return annotatedKindById.get(id);
+}
+
+export function annotatedInstructionKindByName(name: string): AnnotatedInstructionKind | undefined {
+  return ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === name);
+}
+
+/** The instruction class a record of this kind sits on: the class itself, or an annotated kind's class. */
+export function recordInstructionClass(id: number): SensitiveClass | undefined {
+  const annotated = annotatedKindById.get(id);
+  return annotated ? classByName.get(annotated.instructionClass) : classById.get(id);
+}
+
+/** The minimum site size of any record kind, or undefined for an unknown kind. */
+export function kindSiteSize(id: number): number | undefined {
+  return (classById.get(id) ?? memoryKindById.get(id) ?? annotatedKindById.get(id))?.siteSize;
+}
+
+/** The name of any record kind (instruction class, memory operation, annotated instruction), or `kind-<id>`. */
 export function kindName(id: number): string {
-  return classById.get(id)?.name ?? memoryKindById.get(id)?.name ?? `kind-${id}`;
+  return classById.get(id)?.name ?? memoryKindById.get(id)?.name ?? annotatedKindById.get(id)?.name ?? `kind-${id}`;
+}
+
+/** Every record kind's id: instruction classes, memory operations, annotated instructions. */
+export function allKindIds(): number[] {
+  return [...SENSITIVE_CLASSES.map((c) => c.id), ...MEMORY_OPERATION_KINDS.map((k) => k.id), ...ANNOTATED_INSTRUCTION_KINDS.map((k) => k.id)];
 }

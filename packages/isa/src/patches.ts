@@ -13,6 +13,7 @@
 //     pushf pushfl; call *flags_hook                                               (7)
 //     popf  testb $2, 1(%esp); setnz vif; call *popf_hook; popfl                   (19)
 //     iret  testb $2, 9(%esp); setnz vif; call *return_hook; iretl                 (19)
+//     irq-restore (an annotated popf that restores only IF)  call *irq_restore_hook   (6)
 //   The hooks are words of the state block that the hypervisor keeps pointing at plain x86 in the
 //   window's stub page, or at a monitor entry when there is work: `pending_hook` is a `ret` while no
 //   interrupt is pending and the delivery stub while one is; `popf_hook` and `return_hook` point at a
@@ -29,6 +30,8 @@
 //   after the test. A pending interrupt is taken at the hook (popf, iret: before the popfl/iretl, with
 //   the image still on the stack and the arithmetic flags not yet restored, which the handler's own
 //   frame saves and restores; sti: after the instruction that follows the site, as sti's shadow).
+//   `irq_restore_hook` points at `testb $2, 5(%esp); setnz vif; ret $4` (no popfl: the annotation
+//   says no other flag is restored), or at the monitor while the interrupt line is asserted.
 //   16-bit popfw/iretw (66 prefix) and sites too short for a sequence use the monitor call.
 // - call: `call rel32` (E8, 5 bytes) to the kind's stub in the monitor window; the monitor finds the
 //   site from the return address, emulates the instruction for the guest's virtual CPL 0 and resumes
@@ -45,9 +48,9 @@
 // Some segment classes only differ below ring 0 for particular registers: %cs and %ss carry the
 // current privilege level in their RPL, and a deprivileged kernel cannot load a ring-0 %ss. Those
 // rules are operand predicates on the decoded instruction.
-import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES, memoryOperationKindById, sensitiveClassById } from './catalogue.js';
+import { allKindIds, kindName as catalogueKindName } from './catalogue.js';
 import { encodeCallMem, encodeModrmMemory, encodeMovMemImm, encodeNops } from './encode.js';
-import type { DecodedInstruction } from './decoder.js';
+import { decode, type DecodedInstruction } from './decoder.js';
 
 export const BACKEND_NAMES = ['native', 'hvm', 'xen', 'l4'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -57,7 +60,7 @@ export type Paging = 'nested' | 'shadow';
 export type PatchForm = 'keep' | 'inline' | 'call';
 
 /** The inline sequences (see the top of the file). */
-export type InlinePatch = 'vif-clear' | 'vif-set' | 'pushf' | 'popf' | 'iret';
+export type InlinePatch = 'vif-clear' | 'vif-set' | 'pushf' | 'popf' | 'iret' | 'irq-restore';
 
 export interface PatchSpec {
   readonly form: PatchForm;
@@ -87,6 +90,9 @@ export const POPF_INLINE: PatchSpec = {
 export const IRET_INLINE: PatchSpec = {
   form: 'inline', inline: 'iret', length: 19, embedsInstruction: true,
   template: 'testb $2, 9(%esp); setnz <vif>; call *<return_hook>; iretl',
+};
+export const IRQ_RESTORE_INLINE: PatchSpec = {
+  form: 'inline', inline: 'irq-restore', length: 6, template: 'call *<irq_restore_hook>',
 };
 export const SYSEXIT_IRET: PatchSpec = {
   form: 'call', length: 5, plainStub: 'sysexit',
@@ -208,6 +214,7 @@ const TABLE: Record<string, Entry> = {
   sti: flagOp(VIF_SET, 'sets the virtual IF; the pending hook delivers a waiting interrupt'),
   pushf: flagOp(PUSHF_INLINE, 'shows the virtual IF (deprivileged pushf shows IF=1)'),
   popf: flagOp(POPF_INLINE, 'restores the virtual IF (deprivileged popf drops IF)'),
+  'irq-restore': flagOp(IRQ_RESTORE_INLINE, 'an annotated popf that restores only IF: the virtual IF from the image, no real popfl'),
   iret: {
     native: K, hvm: K, xen: inlineOr(IRET_INLINE), l4: C,
     why: 'restores the virtual IF from the frame (l4: a return to user mode is an IPC to the user thread)',
@@ -285,13 +292,8 @@ const TABLE: Record<string, Entry> = {
   'mmio-write': savesExits('device registers: APIC-access exits (hvm) or not mapped at all; the I/O APIC register select is latched in place'),
 };
 
-function kindName(kind: number): string | undefined {
-  return sensitiveClassById(kind)?.name ?? memoryOperationKindById(kind)?.name;
-}
-
 function entryFor(kind: number): Entry | undefined {
-  const name = kindName(kind);
-  return name === undefined ? undefined : TABLE[name];
+  return TABLE[catalogueKindName(kind)];
 }
 
 /**
@@ -306,6 +308,58 @@ export function patchFor(kind: number, backend: BackendName, insn?: DecodedInstr
   return resolve(e[backend], insn, ctx);
 }
 
+/**
+ * Whether some back end rewrites this instruction (in some context; without the instruction, the
+ * widest choice). False when every back end keeps it -- rdtsc, the traps every hypervisor reflects,
+ * `push %ds` (only %cs and %ss carry the CPL) -- so it needs no site.
+ */
+export function rewrittenSomewhere(kind: number, insn?: DecodedInstruction): boolean {
+  const e = entryFor(kind);
+  if (!e) return true;
+  const contexts: PatchContext[] = [{ paging: 'nested' }, { paging: 'shadow' }];
+  return BACKEND_NAMES.some((b) => contexts.some((ctx) => resolve(e[b], insn, ctx).form !== 'keep'));
+}
+
+const SEGMENT_INDEX: Readonly<Record<string, number>> = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 };
+const FAR_POINTER_LOADS: Readonly<Record<string, number[]>> = {
+  lds: [0xc5, 0x00], les: [0xc4, 0x00], lss: [0x0f, 0xb2, 0x00], lfs: [0x0f, 0xb4, 0x00], lgs: [0x0f, 0xb5, 0x00],
+};
+
+/**
+ * The bytes of a form of a segment-register instruction with the same segment operand as an AT&T
+ * statement (the patch rules look at nothing else), or null when the class has no such rule.
+ */
+function segmentFormOf(className: string, mnemonic: string, operands: readonly string[]): Uint8Array | null {
+  const seg = (op: string | undefined) => SEGMENT_INDEX[/^%([a-z]s)$/.exec((op ?? '').trim().toLowerCase())?.[1] ?? ''];
+  let bytes: number[] | undefined;
+  switch (className) {
+    case 'push-segment': case 'pop-segment': {
+      const i = seg(operands[0]);
+      const pop = className === 'pop-segment' ? 1 : 0;
+      if (i !== undefined && !(pop && i === 1)) bytes = i < 4 ? [0x06 + 8 * i + pop] : [0x0f, 0xa0 + 8 * (i - 4) + pop];
+      break;
+    }
+    case 'mov-to-segment': case 'mov-from-segment': {
+      const i = seg(className === 'mov-to-segment' ? operands[operands.length - 1] : operands[0]);
+      if (i !== undefined) bytes = [className === 'mov-to-segment' ? 0x8e : 0x8c, 0xc0 | (i << 3)];
+      break;
+    }
+    case 'load-far-pointer': bytes = FAR_POINTER_LOADS[mnemonic.toLowerCase().replace(/[wlq]$/, '')]; break;
+    default: return null;
+  }
+  return bytes ? Uint8Array.from(bytes) : null;
+}
+
+/**
+ * Whether an AT&T statement of a sensitive class needs a site: some back end rewrites it. False for
+ * rdtsc, the traps, and the segment-register forms every back end keeps (`push %ds`, `lfs`).
+ */
+export function attNeedsSite(cls: { id: number; name: string }, mnemonic: string, operands: readonly string[]): boolean {
+  const form = segmentFormOf(cls.name, mnemonic, operands);
+  const insn = form === null ? undefined : decode(form, 0, 32);
+  return rewrittenSomewhere(cls.id, insn?.sensitive?.id === cls.id ? insn : undefined);
+}
+
 /** Why the kind is patched as it is (documentation). */
 export function patchReason(kind: number): string {
   return entryFor(kind)?.why ?? '';
@@ -318,9 +372,9 @@ export function longestPatch(kind: number): number {
   return Math.max(...BACKEND_NAMES.flatMap((b) => candidatesOf(e[b]).map((s) => patchLength(s))));
 }
 
-/** Every record kind (instruction classes and memory operations) has an entry. */
+/** The record kinds that have an entry (every kind of the catalogue should). */
 export function patchTableKinds(): number[] {
-  return [...SENSITIVE_CLASSES.map((c) => c.id), ...MEMORY_OPERATION_KINDS.map((k) => k.id)].filter((id) => entryFor(id) !== undefined);
+  return allKindIds().filter((id) => entryFor(id) !== undefined);
 }
 
 /** Where the monitor window puts what a patch refers to. */
@@ -335,6 +389,8 @@ export interface PatchTargets {
   readonly popfHook: number;
   /** The word iret calls through: also leaves through the monitor while page-table updates are queued. */
   readonly returnHook: number;
+  /** The word an annotated IF-only popf calls through. */
+  readonly irqRestoreHook: number;
   /** Linear address of the stub for a record kind. */
   stubFor(kind: number): number;
   /** Linear address of a plain-x86 stub. */
@@ -355,6 +411,7 @@ export function patchLayout(spec: PatchSpec, insn: Pick<DecodedInstruction, 'len
     case 'vif-set': return { originalAt: -1, hookCallEnd: 13 };
     case 'pushf': return { originalAt: 0, hookCallEnd: insn.length + 6 };
     case 'popf': case 'iret': return { originalAt: 18, hookCallEnd: 18 };
+    case 'irq-restore': return { originalAt: -1, hookCallEnd: 6 };
     default: return { originalAt: -1, hookCallEnd: -1 };
   }
 }
@@ -386,6 +443,7 @@ function encodeInline(spec: PatchSpec, original: Uint8Array, targets: PatchTarge
     case 'vif-clear': return encodeMovMemImm(1, vif, 0);
     case 'vif-set': return Uint8Array.from([...encodeMovMemImm(1, vif, 1), ...callThrough(targets.pendingHook)]);
     case 'pushf': return Uint8Array.from([...original, ...callThrough(targets.flagsHook)]);
+    case 'irq-restore': return Uint8Array.from(callThrough(targets.irqRestoreHook));
     case 'popf': case 'iret': {
       // The image's IF: byte 1 of the flags at 0(%esp) for popf, of the frame's third slot for iret.
       if (original.length !== 1) throw new RangeError('inline popf/iret sequences are for the 32-bit instruction');

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BACKEND_NAMES, CALL_STUB, IRET_INLINE, KEEP, MEMORY_OPERATION_KINDS, POPF_INLINE, PUSHF_INLINE, SENSITIVE_CLASSES,
+  ANNOTATED_INSTRUCTION_KINDS, BACKEND_NAMES, CALL_STUB, IRET_INLINE, KEEP, MEMORY_OPERATION_KINDS, IRQ_RESTORE_INLINE, POPF_INLINE, PUSHF_INLINE, SENSITIVE_CLASSES,
   SYSEXIT_IRET, VIF_CLEAR, VIF_SET, decode, encodeCallWrapped, encodePatch, longestPatch, patchFor, patchLayout,
   patchTableKinds, sensitiveClassByName, type PatchTargets,
 } from '@previrt/isa';
@@ -12,7 +12,8 @@ import { assemble, withTempDir } from './support/gnu';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const allKinds = [...SENSITIVE_CLASSES.map((c) => ({ id: c.id, name: c.name, siteSize: c.siteSize })),
-  ...MEMORY_OPERATION_KINDS.map((k) => ({ id: k.id, name: k.name, siteSize: k.siteSize }))];
+  ...MEMORY_OPERATION_KINDS.map((k) => ({ id: k.id, name: k.name, siteSize: k.siteSize })),
+  ...ANNOTATED_INSTRUCTION_KINDS.map((k) => ({ id: k.id, name: k.name, siteSize: k.siteSize }))];
 
 /** Links `source` (32-bit) with .text at `base` and returns the raw bytes. */
 function link(source: string, base: number): Uint8Array {
@@ -51,6 +52,11 @@ test("every kind's site size holds its longest patch", () => {
   expect(patchFor(id('iret'), 'l4', at([0xcf]), { siteLen: 19 })).toBe(CALL_STUB); // a return to user is an IPC
   expect(patchFor(id('sti'), 'l4', at([0xfb]), { siteLen: 13 })).toBe(VIF_SET);
   expect(patchFor(id('pushf'), 'xen', at([0x9c]), { siteLen: 7 })).toBe(PUSHF_INLINE);
+  // An annotated IF-only popf: a call through its hook below ring 0, the popf itself on native and hvm.
+  const irqRestore = ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === 'irq-restore')!.id;
+  expect(longestPatch(irqRestore)).toBe(6);
+  for (const b of ['xen', 'l4'] as const) expect(patchFor(irqRestore, b, at([0x9d]), { siteLen: 7 })).toBe(IRQ_RESTORE_INLINE);
+  expect(patchFor(irqRestore, 'hvm', at([0x9d]), { siteLen: 7 })).toBe(KEEP);
   expect(patchFor(id('sysexit'), 'xen')).toBe(SYSEXIT_IRET);
   // hvm: what exits anyway is kept; with shadow paging CR3 reads and page-table writes go through the monitor.
   expect(patchFor(id('wrmsr'), 'hvm')).toBe(KEEP);
@@ -101,7 +107,7 @@ function expectNops(bytes: Uint8Array, from: number): void {
 describe('encodePatch', () => {
   const targets: PatchTargets = {
     vifByte: 0xff800004, flagsHook: 0xff800004, pendingHook: 0xff800020, popfHook: 0xff800030, returnHook: 0xff800024,
-    stubFor: (kind) => 0xff801000 + 16 * kind, plainStub: () => 0xff801540,
+    irqRestoreHook: 0xff800038, stubFor: (kind) => 0xff801000 + 16 * kind, plainStub: () => 0xff801540,
   };
 
   test('the inline interrupt-flag sequences are what GNU as assembles from their templates', () => {
@@ -111,8 +117,10 @@ describe('encodePatch', () => {
       [POPF_INLINE, 'popf', [0x9d], 'testb $2, 1(%esp); setnz 0xff800004; call *0xff800030; popfl'],
       [IRET_INLINE, 'iret', [0xcf], 'testb $2, 9(%esp); setnz 0xff800004; call *0xff800024; iretl'],
     ];
+    const irqRestore = ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === 'irq-restore')!;
+    cases.push([IRQ_RESTORE_INLINE, 'irq-restore', [0x9d], 'call *0xff800038']);
     for (const [spec, name, original, source] of cases) {
-      const kind = sensitiveClassByName(name)!.id;
+      const kind = name === 'irq-restore' ? irqRestore.id : sensitiveClassByName(name)!.id;
       const ref = assemble(source, 32);
       const bytes = encodePatch(spec, kind, 0x100000, longestPatch(kind), targets, Uint8Array.from(original));
       expect({ name, bytes: hex(bytes) }).toEqual({ name, bytes: hex(ref) });

@@ -2,7 +2,7 @@
 // operations. Each macro emits exactly one access instruction, NOP padding up to the kind's site size,
 // and an `.afterburn.<kind-name>` record (format v1, see ./afterburn.ts) pointing at that instruction.
 // Kind ids, names and site sizes come from the @previrt/isa catalogue at generation time.
-import { MEMORY_OPERATION_KINDS, type MemoryOperationKind } from '@previrt/isa';
+import { ANNOTATED_INSTRUCTION_KINDS, MEMORY_OPERATION_KINDS, type AnnotatedInstructionKind, type MemoryOperationKind } from '@previrt/isa';
 import { AFTERBURN_FORMAT_VERSION } from './afterburn.js';
 
 /** What the access of each memory-operation kind does; the header needs the shape, the catalogue the id. */
@@ -23,7 +23,25 @@ const L_START = 7741;
 const L_INSN_END = 7742;
 const L_SITE_END = 7743;
 
-function cName(kind: MemoryOperationKind): string {
+/** What a site needs to know of its kind (memory operation or annotated instruction). */
+type SiteKind = Pick<MemoryOperationKind, 'id' | 'name' | 'siteSize'>;
+
+/** The instruction of each annotated-instruction kind (suffix-less: popfl in 32-bit code, popfq in 64-bit). */
+const ANNOTATED_INSTRUCTIONS: Readonly<Record<string, string>> = {
+  'irq-restore': 'popf',
+};
+
+/**
+ * An annotated instruction: the kind marker, then the instruction. The afterburner records the
+ * instruction as the marker's kind; plain `as` treats the marker as a no-op symbol assignment.
+ */
+function annotatedStatements(kind: AnnotatedInstructionKind): string[] {
+  const insn = ANNOTATED_INSTRUCTIONS[kind.name];
+  if (!insn) throw new Error(`no instruction known for annotated-instruction kind '${kind.name}' (add it to the header generator)`);
+  return [`.set .Lprevirt_kind, ${hex(kind.id)}`, insn];
+}
+
+function cName(kind: SiteKind): string {
   return kind.name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
@@ -36,7 +54,7 @@ function hex(n: number): string {
  * `max(0, siteSize - insn_len)` so a long addressing form still gets a record (site_len = insn_len).
  * gas comparisons yield -1 for true, hence the negations.
  */
-function siteStatements(insn: string, kind: MemoryOperationKind, arch: 'i386' | 'x86_64'): string[] {
+function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): string[] {
   const len = `(${L_INSN_END}b - ${L_START}b)`;
   const size = kind.siteSize;
   const record = arch === 'x86_64'
@@ -55,7 +73,7 @@ function siteStatements(insn: string, kind: MemoryOperationKind, arch: 'i386' | 
 }
 
 /** A C string literal holding the site's statements, one per line (for extended inline asm). */
-function cSiteString(insn: string, kind: MemoryOperationKind, arch: 'i386' | 'x86_64'): string {
+function cSiteString(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): string {
   const lines = siteStatements(insn, kind, arch).map((s) => JSON.stringify(`${s}\n\t`));
   return lines.join(' ');
 }
@@ -99,6 +117,16 @@ function cMacrosFor(arch: 'i386' | 'x86_64'): string[] {
     }
   }
   return out;
+}
+
+/** The annotated-instruction macros, the same for both architectures: `.S` (asm) or C. */
+function annotatedInstructionMacros(asm: boolean): string[] {
+  return ANNOTATED_INSTRUCTION_KINDS.map((kind) => {
+    if (asm) return `#define PV_ASM_${cName(kind)} ${annotatedStatements(kind).join(' ; ')}`;
+    // irq-restore: push the image, then the annotated popf; the other flags are clobbered ("cc").
+    const body = ['push %0', ...annotatedStatements(kind)].map((l) => JSON.stringify(`${l}\n\t`)).join(' ');
+    return `#define ${kind.macro}(flags) __asm__ __volatile__(${body} : : "r"((unsigned long)(flags)) : "memory", "cc")`;
+  });
 }
 
 /** Public macros, common to both architectures (they dispatch on the entry size). */
@@ -193,6 +221,12 @@ export function generateAnnotateHeader(): string {
     ' * Entries are integers of 4 or 8 bytes (chosen by sizeof(*ptep)). On i386 an 8-byte (PAE) entry is',
     ' * accessed as two 32-bit halves, each its own site (store: high half first, then low).',
     ' * PV_NO_AFTERBURN_BEGIN / PV_NO_AFTERBURN_END leave a region alone (code that runs before any VMM).',
+    ' *',
+    ' * Annotated instructions: PV_IRQ_RESTORE(flags) is `push flags; popf` for a restore of the interrupt',
+    ' * flag alone (local_irq_restore): the image may differ from the current flags in IF only, and no',
+    ' * code reads the arithmetic flags after it (they are clobbered). The afterburner records that popf',
+    ' * as its own kind, which below ring 0 needs no real popf; a build without it gets a plain popf.',
+    ' * In .S files PV_ASM_IRQ_RESTORE is the popf (push the image first).',
     ' */',
     '#ifndef PREVIRT_ANNOTATE_H',
     '#define PREVIRT_ANNOTATE_H',
@@ -201,8 +235,8 @@ export function generateAnnotateHeader(): string {
     '',
     '/* Record kinds (ids) and minimum site sizes in bytes, from the catalogue. */',
   );
-  for (const k of kinds) push(`#define PV_KIND_${cName(k)} ${hex(k.id)}`);
-  for (const k of kinds) push(`#define PV_SITE_SIZE_${cName(k)} ${k.siteSize}`);
+  for (const k of [...kinds, ...ANNOTATED_INSTRUCTION_KINDS]) push(`#define PV_KIND_${cName(k)} ${hex(k.id)}`);
+  for (const k of [...kinds, ...ANNOTATED_INSTRUCTION_KINDS]) push(`#define PV_SITE_SIZE_${cName(k)} ${k.siteSize}`);
   push(
     '',
     '#if !defined(__i386__) && !defined(__x86_64__)',
@@ -221,6 +255,7 @@ export function generateAnnotateHeader(): string {
     '#else',
     ...asmSiteMacros('i386'),
     '#endif',
+    ...annotatedInstructionMacros(true),
     '',
     '#else /* C */',
     '',
@@ -236,6 +271,7 @@ export function generateAnnotateHeader(): string {
     '#endif',
     '',
     ...cPublicMacros(),
+    ...annotatedInstructionMacros(false),
     '',
     '#endif /* __ASSEMBLER__ */',
     '#endif /* PREVIRT_ANNOTATE_H */',

@@ -3,7 +3,7 @@
 // instructions. The ELF file is read by the linker package's parseElf (the project's one ELF reader).
 import { readFileSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { decode, formatInstruction, scanInstructions, type CpuMode } from '@previrt/isa';
+import { decode, formatInstruction, rewrittenSomewhere, scanInstructions, type CpuMode } from '@previrt/isa';
 import {
   parseElf, ElfError, type ElfFile, type ElfSymbol,
   EM_386, EM_X86_64, ET_REL, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT,
@@ -31,6 +31,8 @@ export function readX86Elf(bytes: Uint8Array, file: string): ElfFile {
 
 export interface DecodedSite {
   address: number; length: number; mnemonic: string; operands: string; class: string | null;
+  /** Sensitive instructions only: whether it needs a site (a class that must be handled, in a form some back end rewrites). */
+  needsSite?: boolean;
   symbol: string | null; offset: number; section: string;
 }
 
@@ -77,7 +79,9 @@ export function disassembleElf(
         const at = where(base + o);
         emit({
           address: base + o, length: len, mnemonic: insn.mnemonic, operands: insn.operandText,
-          class: insn.sensitive?.name ?? null, symbol: at?.name ?? null,
+          class: insn.sensitive?.name ?? null,
+          ...(insn.sensitive ? { needsSite: insn.sensitive.needsSite && rewrittenSomewhere(insn.sensitive.id, insn) } : {}),
+          symbol: at?.name ?? null,
           offset: at ? at.offset : base + o, section: sec.name,
         }, data.subarray(o, o + len));
         return len;

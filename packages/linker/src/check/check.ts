@@ -1,7 +1,7 @@
 // `previrt check`: proves over a final image that every sensitive instruction is covered by exactly
 // one correct record. Pure: takes a parsed ELF file, returns the findings.
 import {
-  accessesMemory, decode, instructionText, isNop, sensitiveClassById, memoryOperationKindById, kindName, type DecodedInstruction, type SensitiveClass,
+  accessesMemory, decode, instructionText, isNop, recordInstructionClass, memoryOperationKindById, kindName, kindSiteSize, rewrittenSomewhere, type DecodedInstruction, type SensitiveClass,
 } from '@previrt/isa';
 import type { ElfFile } from '../elf/reader.js';
 import { STT_OBJECT } from '../elf/constants.js';
@@ -158,7 +158,8 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
   for (const insn of code.sensitive) {
     const cls = insn.sensitive!;
     const site = okSites.get(insn.address);
-    const required = cls.needsSite || options.allClasses === true;
+    // A form every back end keeps (push %ds) needs no site, like a trap every hypervisor reflects.
+    const required = (cls.needsSite && rewrittenSomewhere(cls.id, insn)) || options.allClasses === true;
     if (!required) {
       if (!site) optionalUncovered++;
       continue;
@@ -186,7 +187,7 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
   }
   // Annotated memory operations are sites of their own.
   for (const [address, site] of okSites) {
-    if (site.record.kind >= 0x100) {
+    if (memoryOperationKindById(site.record.kind)) {
       sites++;
       if (site.ok) covered++;
     }
@@ -216,8 +217,9 @@ function validateRecord(
 ): string | null {
   const region = image.regionAt(r.siteAddress);
   const kindText = kindName(r.kind);
-  const cls: SensitiveClass | undefined = r.kind < 0x100 ? sensitiveClassById(r.kind) : undefined;
-  const memoryKind = r.kind >= 0x100 ? memoryOperationKindById(r.kind) : undefined;
+  // The instruction class at the site: the kind's own, or the class an annotated kind narrows.
+  const cls: SensitiveClass | undefined = recordInstructionClass(r.kind);
+  const memoryKind = memoryOperationKindById(r.kind);
   if (!cls && !memoryKind) return `record kind ${r.kind} (${hex(r.kind)}) is not in the catalogue`;
   if (!region) {
     const section = image.elf.sections.find((s) => (image.sectionBase.get(s.index) ?? -1) <= r.siteAddress
@@ -260,7 +262,7 @@ function validateRecord(
     if (!accessesMemory(insn)) return `record kind ${kindText} but the instruction ${text} does not access memory`;
   }
   if (insn.length !== r.insnLen) return `insn_len ${r.insnLen} but the instruction (${text}) is ${insn.length} bytes`;
-  const needed = Math.max(cls?.siteSize ?? memoryKind!.siteSize, insn.length);
+  const needed = Math.max(kindSiteSize(r.kind)!, insn.length);
   if (r.siteLen < needed) return `pad too short: site_len ${r.siteLen}, ${kindText} needs ${needed} bytes`;
   // The pad: whole NOP instructions up to the end of the site.
   let at = off + r.insnLen;

@@ -13,7 +13,7 @@
 // A site reaches the monitor through its stub's monitor-call (vmcall); the monitor pops the return
 // address, finds the site, runs the original instruction for the virtual CPL 0 (compileOne), charges
 // what the in-place VMM and its hypervisor would do, and resumes after the site.
-import { controlRegisterOperand, encodePatch, patchLayout, segmentOperand, sensitiveClassById, type BackendName, type Paging } from '@previrt/isa';
+import { controlRegisterOperand, encodePatch, endsFlow, patchLayout, segmentOperand, sensitiveClassById, type BackendName, type Paging } from '@previrt/isa';
 import { FAULT, IF, MachineStop, SEG_DS, type Cpu, type HostView } from '../cpu.js';
 import { IOPL } from '../flags.js';
 import { compileOne, type Op } from '../compile.js';
@@ -207,14 +207,11 @@ export class InPlaceVmm {
     if (!cls) return;
     bump(this.counters.sensitive, cls.name);
     if (this.inMonitor) return;
-    const cost = this.costs.instructionCost[cls.name];
-    if (cost !== undefined) {
-      this.instructionExtra += cost - this.costs.instruction;
-      bump(this.counters.charged, 'instruction-cost', cost - this.costs.instruction);
-    }
     const cpu = this.cpu;
     const site = this.sitesByAddress.get(eip >>> 0);
-    if (site !== undefined && site.padNops > 0 && site.patch.form === 'keep') {
+    // The pad runs after the instruction, unless the instruction never falls through (iret, lret,
+    // sysexit: their pads are never executed, so never counted, and there is nothing to credit).
+    if (site !== undefined && site.padNops > 0 && site.patch.form === 'keep' && !endsFlow(site.insn)) {
       const credit = site.padNops * (1 - this.costs.padNop);
       this.padCredit += credit;
       bump(this.counters.charged, 'pad-nops', -credit);
@@ -224,9 +221,11 @@ export class InPlaceVmm {
       // they are there for (an IOPL change reaches the monitor through the sequence's hook).
       const lin = (cpu.segBase[1] + eip) >>> 0;
       const own = this.rewrittenAt.get(lin);
-      if (own !== undefined || cpu.inMonitorWindow(lin)) return;
+      if (own !== undefined || cpu.inMonitorWindow(lin)) { this.chargeInstruction(cls.name); return; }
     }
     if (cpu.cpl === 3) {
+      // In user mode cli/sti/in/out run only with IOPL 3 (otherwise #GP, an exception).
+      if (cls.privilege !== 'faults-in-user' || (cpu.flags & IOPL) === IOPL) this.chargeInstruction(cls.name);
       // User code: system-call entries go through the hypervisor (xen: sysenter bounces; l4: every
       // entry into the guest kernel is an exception IPC, charged where the interrupt is delivered).
       if (cls.name === 'sysenter') {
@@ -235,50 +234,60 @@ export class InPlaceVmm {
       }
       return;
     }
-    switch (this.backend) {
-      case 'native': return;
-      case 'hvm': this.hvmUnpatched(cls.name, eip); return;
-      default: this.deprivUnpatched(cls.name, cls.privilege, eip);
-    }
+    // What exits or traps is the hypervisor's work (its cost is the exit's or the trap's); what
+    // runs on the processor costs what the instruction costs.
+    const handled = this.backend === 'native' ? false
+      : this.backend === 'hvm' ? this.hvmUnpatched(cls.name, eip) : this.deprivUnpatched(cls.name, cls.privilege, eip);
+    if (!handled) this.chargeInstruction(cls.name);
   }
 
-  /** hvm: the exits of an unmodified kernel (interrupt windows included). */
-  private hvmUnpatched(name: string, eip: number): void {
+  /** A sensitive instruction the processor runs: its cost beyond one instruction (cost table). */
+  private chargeInstruction(name: string): void {
+    const cost = this.costs.instructionCost[name];
+    if (cost === undefined) return;
+    this.instructionExtra += cost - this.costs.instruction;
+    bump(this.counters.charged, 'instruction-cost', cost - this.costs.instruction);
+  }
+
+  /** hvm: the exits of an unmodified kernel (interrupt windows included); true when the instruction itself exits. */
+  private hvmUnpatched(name: string, eip: number): boolean {
     const cpu = this.cpu;
     const shadow = this.paging === 'shadow';
+    const exit = (reason: ExitReason): true => { this.exit(reason); return true; };
     switch (name) {
-      case 'in': case 'out': case 'ins': case 'outs': this.exit('io'); return;
-      case 'hlt': this.exit('hlt'); return;
-      case 'cpuid': this.exit('cpuid'); return;
-      case 'rdmsr': case 'wrmsr': this.exit('msr'); return;
-      case 'clts': case 'lmsw': this.exit('cr-access'); return;
-      case 'mov-to-dr': case 'mov-from-dr': this.exit('dr-access'); return;
-      case 'invd': case 'wbinvd': this.exit('wbinvd'); return;
-      case 'rdpmc': this.exit('rdpmc'); return;
-      case 'invlpg': if (shadow) this.exit('invlpg'); return;
+      case 'in': case 'out': case 'ins': case 'outs': return exit('io');
+      case 'hlt': return exit('hlt');
+      case 'cpuid': return exit('cpuid');
+      case 'rdmsr': case 'wrmsr': return exit('msr');
+      case 'clts': case 'lmsw': return exit('cr-access');
+      case 'mov-to-dr': case 'mov-from-dr': return exit('dr-access');
+      case 'invd': case 'wbinvd': return exit('wbinvd');
+      case 'rdpmc': return exit('rdpmc');
+      case 'invlpg': return shadow && exit('invlpg');
       case 'mov-to-cr': case 'mov-from-cr': {
         // CR0/CR4 writes exit (guest/host masks); reads come from the read shadows; CR3 exits only
         // with shadow paging (CR3-load/store exiting).
         const crn = this.crOperand(eip);
-        if (crn === 3 ? shadow : name === 'mov-to-cr' && crn !== 2) this.exit('cr-access');
-        return;
+        return (crn === 3 ? shadow : name === 'mov-to-cr' && crn !== 2) && exit('cr-access');
       }
       case 'sti': case 'popf': case 'iret':
+        // The interrupt window exits after the instruction has run.
         if (!(cpu.flags & IF) && cpu.intrLine && this.enablesInterrupts(name)) this.exit('interrupt-window');
-        return;
-      default: return;
+        return false;
+      default: return false;
     }
   }
 
-  /** xen and l4: a faulting instruction traps into the hypervisor, which emulates it. */
-  private deprivUnpatched(name: string, privilege: string, eip: number): void {
-    if (privilege === 'silently-differs') { this.noteSilent(name, eip); return; }
-    if (privilege !== 'faults-in-user') return;
+  /** xen and l4: a faulting instruction traps into the hypervisor, which emulates it; true when it traps. */
+  private deprivUnpatched(name: string, privilege: string, eip: number): boolean {
+    if (privilege === 'silently-differs') { this.noteSilent(name, eip); return false; }
+    if (privilege !== 'faults-in-user') return false;
     bump(this.counters.traps, name);
     if (this.backend === 'xen') this.charge(this.costs.xenTrap, 'traps');
     else this.ipc('exception', 2);
     if (name === 'in' || name === 'out' || name === 'ins' || name === 'outs') this.charge(this.backend === 'xen' ? this.costs.hypercall.work.io! : this.costs.ipcWork.io!, 'traps');
     if (name === 'mov-to-cr' && this.crOperand(eip) === 3 && this.backend === 'l4') this.ipc('address-space');
+    return true;
   }
 
   /** What an unpatched silently-differing instruction is about to get wrong (for --force runs). */
@@ -409,6 +418,8 @@ export class InPlaceVmm {
         return this.interruptPending() || ioplSet || toUser ? PLAIN.iretSlow : PLAIN.iretCheck;
       }
       case STATE.exitHook: return this.interruptPending() || this.ptQueued > 0 ? PLAIN.leave : PLAIN.ret;
+      // The image may enable: with the line asserted an interrupt can become deliverable.
+      case STATE.irqRestoreHook: return this.cpu.intrLine ? PLAIN.irqRestoreSlow : PLAIN.irqRestore;
       default: return ioplSet ? PLAIN.slowPair : PLAIN.flagsPair; // flagsHook, without its vif byte
     }
   }
@@ -442,6 +453,14 @@ export class InPlaceVmm {
         const image = this.stackWord(off === PLAIN.popfSlow ? 4 : 12);
         if (image !== null) cpu.flags = (cpu.flags & ~IOPL) | (image & IOPL);
         if (off === PLAIN.iretSlow && ((this.stackWord(8) ?? 0) & 3) === 3) this.flushPageTables();
+        if (this.interruptPending()) this.deliverPendingNow();
+        return;
+      }
+      case PLAIN.irqRestoreSlow: {
+        // An IF-only popf: the image's IF becomes the virtual IF; an interrupt it enables is taken
+        // at once (popf has no shadow), before the stub's `ret $4` pops the image.
+        const image = this.stackWord(4);
+        if (image !== null) this.setVirtualIf((image & IF) !== 0);
         if (this.interruptPending()) this.deliverPendingNow();
         return;
       }
@@ -493,7 +512,7 @@ export class InPlaceVmm {
     const k = this.costs.inPlace;
     const b = this.backend;
     switch (site.kindName) {
-      case 'sti': case 'popf': case 'iret': case 'pushf': {
+      case 'sti': case 'popf': case 'iret': case 'pushf': case 'irq-restore': {
         this.inPlace(k.flags);
         const masked = !(cpu.flags & IF);
         const fromCpl = cpu.cpl;
@@ -829,7 +848,8 @@ export class InPlaceVmm {
   }
 
   private stateRead(off: number, size: 1 | 2 | 4): number {
-    if (size === 4 && this.opts.window && (off === STATE.pendingHook || off === STATE.popfHook || off === STATE.returnHook || off === STATE.exitHook)) {
+    if (size === 4 && this.opts.window && (off === STATE.pendingHook || off === STATE.popfHook || off === STATE.returnHook || off === STATE.exitHook
+      || off === STATE.irqRestoreHook)) {
       return (this.opts.window.stubs + this.hookTarget(off)) | 0;
     }
     let v = 0;
@@ -1009,7 +1029,7 @@ export class InPlaceVmm {
 function encodeSite(s: Site, w: WindowLayout): Uint8Array {
   return encodePatch(s.patch, s.kind, s.address, s.siteLen, {
     vifByte: w.vifByte, flagsHook: w.flagsHook, pendingHook: w.pendingHook, popfHook: w.popfHook, returnHook: w.returnHook,
-    stubFor: (k) => w.stubFor(k),
+    irqRestoreHook: w.irqRestoreHook, stubFor: (k) => w.stubFor(k),
     plainStub: (name) => { if (name !== 'sysexit') throw new RangeError(`no plain stub ${name}`); return w.plain(PLAIN.sysexit); },
   }, s.bytes);
 }

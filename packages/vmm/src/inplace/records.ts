@@ -4,7 +4,7 @@
 // describe its site exactly is refused with the site and the problem named: rewriting from a wrong
 // record would corrupt the kernel.
 import {
-  decode, memoryOperationKindById, patchFor, patchLength, type Paging, sensitiveClassById, type BackendName, type DecodedInstruction, type PatchSpec,
+  decode, kindName as catalogueKindName, memoryOperationKindById, patchFor, patchLength, type Paging, recordInstructionClass, type BackendName, type DecodedInstruction, type PatchSpec,
 } from '@previrt/isa';
 import * as isa from '@previrt/isa';
 import * as linker from '@previrt/linker';
@@ -94,10 +94,11 @@ export function loadSites(
   const sites: Site[] = [];
   for (const r of records) {
     const fail = (problem: string): never => { throw new RecordError(file, r.siteAddress, `${describeAt(elf, r.siteAddress)} ${problem}`.trim()); };
-    const cls = sensitiveClassById(r.kind);
+    // The instruction class at the site: the kind's own, or the class an annotated kind narrows.
+    const cls = recordInstructionClass(r.kind);
     const mem = memoryOperationKindById(r.kind);
     if (!cls && !mem) fail(`unknown record kind 0x${r.kind.toString(16)}`);
-    const kindName = (cls?.name ?? mem?.name)!;
+    const kindName = catalogueKindName(r.kind);
     if (r.insnLen < 1 || r.insnLen > 15) fail(`${kindName}: instruction length ${r.insnLen} is impossible`);
     if (r.siteLen < r.insnLen) fail(`${kindName}: site length ${r.siteLen} is shorter than the instruction (${r.insnLen})`);
     const seg = loaded.find((s) => r.siteAddress >= s.vaddr && r.siteAddress + r.siteLen <= s.vaddr + s.filesz
@@ -111,7 +112,7 @@ export function loadSites(
     const text = `${insn.mnemonic}${insn.operandText ? ' ' + insn.operandText : ''}`;
     if (cls) {
       if (!insn.sensitive) fail(`${kindName}: the site holds \`${text}\`, which is not sensitive`);
-      if (insn.sensitive!.id !== r.kind) fail(`${kindName}: the site holds \`${text}\`, a ${insn.sensitive!.name} instruction`);
+      if (insn.sensitive!.id !== cls!.id) fail(`${kindName}: the site holds \`${text}\`, a ${insn.sensitive!.name} instruction`);
     } else if (!isMemoryAccess(insn, kindName)) {
       fail(`${kindName}: the site holds \`${text}\`, not the annotated ${kindName.endsWith('test-and-clear') ? 'lock btr' : 'mov'} access`);
     }

@@ -13,7 +13,7 @@
 // to it is charged anything beyond its instruction, as for any memory access.
 //
 // The state block is also the shared page of the xen back end's para-virtual ABI (xen-abi.ts).
-import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES } from '@previrt/isa';
+import { allKindIds } from '@previrt/isa';
 import type { ElfFile } from '@previrt/linker';
 import type { MonitorWindowMap } from '../cpu.js';
 
@@ -62,6 +62,8 @@ export const STATE = {
   popfHook: 0x30,
   /** u32: xen's sysexit stub calls through it: `ret`, or the monitor while an interrupt is pending or page-table updates are queued. */
   exitHook: 0x34,
+  /** u32: an annotated IF-only popf calls through it: the plain restore, or the monitor while the interrupt line is asserted. */
+  irqRestoreHook: 0x38,
   /** Bytes from here on are plain memory of the guest's (e.g. a PV kernel's scratch). */
   scratch: 0x100,
 } as const;
@@ -95,6 +97,10 @@ export const PLAIN = {
   iretCheck: 0x570,
   /** vmcall; ret — as popfSlow, and the page-table queue before a return to user mode. */
   iretSlow: 0x578,
+  /** testb $2, 5(%esp); setnz vif; ret $4 — an IF-only popf: the image's IF becomes the virtual IF, the image is popped. */
+  irqRestore: 0x580,
+  /** vmcall; ret $4 — as irqRestore while the interrupt line is asserted (an interrupt may become deliverable). */
+  irqRestoreSlow: 0x590,
   clearIf: 0x600 - 61 + 2,
   flagsPair: 0x600,
   slowPair: 0x700,
@@ -103,7 +109,7 @@ export const PLAIN = {
 /** push %eax; movzbl 9(%esp),%eax; lea -2(%eax),%eax; mov %al,9(%esp); pop %eax; ret — IF (bit 1 of the image's byte 1, set) cleared. */
 const CLEAR_IF_BYTES = [0x50, 0x0f, 0xb6, 0x44, 0x24, 0x09, 0x8d, 0x40, 0xfe, 0x88, 0x44, 0x24, 0x09, 0x58, 0xc3];
 
-const ALL_KINDS = [...SENSITIVE_CLASSES.map((c) => c.id), ...MEMORY_OPERATION_KINDS.map((k) => k.id)];
+const ALL_KINDS = allKindIds();
 
 export interface WindowLayout {
   readonly base: number;
@@ -114,6 +120,7 @@ export interface WindowLayout {
   readonly pendingHook: number;
   readonly popfHook: number;
   readonly returnHook: number;
+  readonly irqRestoreHook: number;
   readonly stubs: number;
   readonly hypercallStub: number;
   stubFor(kind: number): number;
@@ -141,7 +148,8 @@ export function windowLayout(base: number): WindowLayout {
   if (STUB_SIZE * ALL_KINDS.length > PLAIN.ret) throw new Error('the kind stubs overlap the plain stubs');
   return {
     base, slot: base >>> 22, state: base, vifByte: base + STATE.vif, flagsHook: base + STATE.flagsHook,
-    pendingHook: base + STATE.pendingHook, popfHook: base + STATE.popfHook, returnHook: base + STATE.returnHook, stubs, hypercallStub: stubs + HYPERCALL_STUB_OFFSET,
+    pendingHook: base + STATE.pendingHook, popfHook: base + STATE.popfHook, returnHook: base + STATE.returnHook,
+    irqRestoreHook: base + STATE.irqRestoreHook, stubs, hypercallStub: stubs + HYPERCALL_STUB_OFFSET,
     stubFor(kind) {
       const i = index.get(kind);
       if (i === undefined) throw new RangeError(`no stub for record kind ${kind}`);
@@ -189,6 +197,9 @@ export function stubPage(layout: WindowLayout): Uint8Array {
   // testb $0x30, N(%esp) (IOPL, bits 12-13 of the image: byte 1, 0x30); jnz +1; ret; vmcall; ret
   page.set([0xf6, 0x44, 0x24, 0x05, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.popfCheck);
   page.set([0xf6, 0x44, 0x24, 0x0d, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.iretCheck);
+  // testb $2, 5(%esp) (IF: bit 1 of the image's byte 1); setnz vif; ret $4
+  page.set([0xf6, 0x44, 0x24, 0x05, 0x02, 0x0f, 0x95, 0x05, ...le32(layout.vifByte), 0xc2, 0x04, 0x00], PLAIN.irqRestore);
+  page.set([0x0f, 0x01, 0xc1, 0xc2, 0x04, 0x00], PLAIN.irqRestoreSlow); // vmcall; ret $4
   page.set(CLEAR_IF_BYTES, PLAIN.clearIf);
   page.set([0xeb, 0xc3], PLAIN.flagsPair); // +0: jmp clearIf (the displacement is +1's ret)
   // The slow pair: +0 jumps over +1's `vmcall; ret` to its own (jmp rel8 0x0f: +17).
