@@ -203,11 +203,13 @@ echo
 echo "== pre-virtualized kernel (annotated, APIC + I/O APIC, through previrt cc)"
 "$repo/scripts/linux/annotate.sh" "$src" "$asrc" | tee "$work/annotate.log" | sed 's/^/  /'
 # The build is stale too when previrt would lay the sites out differently: the site size of every
-# class (the back ends' patches must fit) and the annotation header, as the built previrt has them.
+# kind (the back ends' patches must fit), which forms get a site (the patch table), the afterburner
+# and the annotation header, as the built previrt has them.
 sites_fingerprint=$(node --input-type=module -e "
-  import { SENSITIVE_CLASSES, MEMORY_OPERATION_KINDS } from '$repo/packages/isa/dist/index.js';
-  console.log([...SENSITIVE_CLASSES, ...MEMORY_OPERATION_KINDS].map((c) => c.name + '=' + (c.needsSite === false ? '-' : c.siteSize)).join(' '));
-")" header $(sha256sum "$asrc/include/previrt/annotate.h" | cut -c1-16)"
+  import { SENSITIVE_CLASSES, MEMORY_OPERATION_KINDS, ANNOTATED_INSTRUCTION_KINDS } from '$repo/packages/isa/dist/index.js';
+  console.log([...SENSITIVE_CLASSES, ...MEMORY_OPERATION_KINDS, ...ANNOTATED_INSTRUCTION_KINDS].map((c) => c.name + '=' + (c.needsSite === false ? '-' : c.siteSize)).join(' '));
+")" rules $(cat "$repo/packages/isa/dist/patches.js" "$repo/packages/afterburner/dist/rewrite.js" | sha256sum | cut -c1-16)"
+sites_fingerprint+=" header $(sha256sum "$asrc/include/previrt/annotate.h" | cut -c1-16)"
 if [ "$rebuild" = 1 ] || [ ! -f "$adir/build-seconds" ] || [ "$repo/scripts/linux/annotations.patch" -nt "$adir/build-seconds" ] \
    || [ "$repo/scripts/linux/annotate.sh" -nt "$adir/build-seconds" ] \
    || [ "$(cat "$adir/previrt-sites" 2>/dev/null)" != "$sites_fingerprint" ]; then

@@ -80,9 +80,9 @@ export interface MemoryOperationKind {
 // sequences are spelled out; a test checks every size against it). A patch that needs the monitor is
 // `call rel32` (5 bytes) to a stub of the in-place VMM, which finds the original instruction from the
 // return address; 8 leaves room for a short inline fast path beside it. The interrupt-flag classes
-// are inline plain x86 on the state block's virtual IF byte: cli `movb $0, vif` (7 bytes), sti
-// `movb $1, vif; call *pending_hook` (13), pushf `pushfl; call *flags_hook` (7), popf and iret
-// `testb $2, <IF byte of the image>; setnz vif; call *hook; popfl|iretl` (19).
+// are plain x86 on the state block's virtual IF byte: cli `movb $0, vif` (7 bytes), sti
+// `call *sti_hook` (7, the SIB form), pushf `pushfl; call *flags_hook` (7), popf and iret
+// `call *hook; popfl|iretl` (7): where a back end keeps the instruction, GNU as pads 6 bytes with one NOP.
 const CALL_SITE = 8;
 
 function insn(
@@ -107,11 +107,11 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
   insn(1, 'cli', 'interrupt-flag', 'faults-in-user', { mnemonics: ['cli'] },
     'clear the interrupt flag', { siteSize: 7 }),
   insn(2, 'sti', 'interrupt-flag', 'faults-in-user', { mnemonics: ['sti'] },
-    'set the interrupt flag (and deliver a pending interrupt)', { siteSize: 13 }),
+    'set the interrupt flag (and deliver a pending interrupt)', { siteSize: 7 }),
   insn(3, 'pushf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('pushf', 'wlq') },
     'push EFLAGS: reveals the real IF and IOPL', { siteSize: 7 }),
   insn(4, 'popf', 'interrupt-flag', 'silently-differs', { mnemonics: suffixed('popf', 'wlq') },
-    'pop EFLAGS: silently ignores IF and IOPL below ring 0', { siteSize: 19 }),
+    'pop EFLAGS: silently ignores IF and IOPL below ring 0', { siteSize: 7 }),
   // Descriptor tables.
   insn(5, 'lgdt', 'descriptor-table', 'faults-in-user', { mnemonics: suffixed('lgdt', 'wlq') }, 'load the GDT register'),
   insn(6, 'sgdt', 'descriptor-table', 'silently-differs', { mnemonics: suffixed('sgdt', 'wlq') }, 'store the GDT register'),
@@ -132,7 +132,7 @@ export const SENSITIVE_CLASSES: readonly SensitiveClass[] = [
   insn(19, 'lcall', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lcall', 'wlq') }, 'far call through a segment selector'),
   insn(20, 'lret', 'far-transfer', 'silently-differs', { mnemonics: suffixed('lret', 'wlq') }, 'far return (pops CS)'),
   insn(21, 'iret', 'far-transfer', 'silently-differs', { mnemonics: ['iret', 'iretw', 'iretl', 'iretd', 'iretq'] },
-    'interrupt return: restores CS, EFLAGS (IF, IOPL) and possibly SS:ESP', { siteSize: 19 }),
+    'interrupt return: restores CS, EFLAGS (IF, IOPL) and possibly SS:ESP', { siteSize: 7 }),
   // Segment register loads and stores.
   insn(22, 'load-far-pointer', 'segment', 'silently-differs',
     { mnemonics: [...suffixed('lds', 'wl'), ...suffixed('les', 'wl'), ...suffixed('lfs', 'wlq'), ...suffixed('lgs', 'wlq'), ...suffixed('lss', 'wlq')] },
@@ -218,8 +218,8 @@ export interface AnnotatedInstructionKind {
 export const ANNOTATED_INSTRUCTION_KINDS: readonly AnnotatedInstructionKind[] = [
   // A popf whose image differs from the current flags in IF alone, or whose other flags nobody reads
   // afterwards (an asm with a "cc" clobber): Linux's native_restore_fl before 5.12, the test kernel's
-  // local_irq_restore. Below ring 0 it needs no real popfl: `call *irq_restore_hook` (6 bytes). The
-  // site is 7 bytes: GNU as pads 6 bytes with one NOP, 5 with two (what the site costs where it is kept).
+  // local_irq_restore. Below ring 0 it needs no real popfl: `call *irq_restore_hook` (7 bytes, the SIB
+  // form; where the site is kept, GNU as pads its 6 bytes with one NOP).
   {
     id: 0x180, name: 'irq-restore', group: 'annotated-instruction', instructionClass: 'popf', macro: 'PV_IRQ_RESTORE', siteSize: 7,
     description: 'popf that restores only the interrupt flag (the other flags are clobbered, as by an asm "cc" clobber)',

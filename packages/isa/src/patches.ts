@@ -7,31 +7,34 @@
 //   that back end, or traps/exits to a hypervisor that emulates it at no more cost than a patch would.
 // - inline: plain x86 over the site that needs no monitor entry in the common case. The interrupt
 //   flag lives in the per-vCPU state block as the byte `vif` (0 = masked, 1 = enabled), which the
-//   guest's own code reads and writes:
+//   guest's own code reads and writes, directly or through stubs of the window's stub page:
 //     cli   movb $0, vif                                                           (7 bytes)
-//     sti   movb $1, vif; call *pending_hook                                       (13)
+//     sti   call *sti_hook                                                         (7)
 //     pushf pushfl; call *flags_hook                                               (7)
-//     popf  testb $2, 1(%esp); setnz vif; call *popf_hook; popfl                   (19)
-//     iret  testb $2, 9(%esp); setnz vif; call *return_hook; iretl                 (19)
-//     irq-restore (an annotated popf that restores only IF)  call *irq_restore_hook   (6)
+//     popf  call *popf_hook; popfl                                                 (7)
+//     iret  call *return_hook; iretl                                               (7)
+//     irq-restore (an annotated popf that restores only IF)  call *irq_restore_hook   (7)
+//   (the calls of sti and irq-restore in the 7-byte SIB form, FF 14 25 abs32, which fills the site:
+//   the 6-byte form would leave a NOP that runs after every call)
 //   The hooks are words of the state block that the hypervisor keeps pointing at plain x86 in the
-//   window's stub page, or at a monitor entry when there is work: `pending_hook` is a `ret` while no
-//   interrupt is pending and the delivery stub while one is; `popf_hook` and `return_hook` point at a
-//   check of the image's IOPL (`testb $0x30, 4+N(%esp); jnz <monitor>; ret`: the arithmetic flags may
-//   change there, popfl/iretl overwrite all of them next) and at the monitor while an interrupt is
-//   pending or the virtual IOPL is not 0 (below ring 0 popf and iret cannot change IOPL: the monitor
-//   does); `return_hook` also goes to the monitor while page-table updates are queued and the frame
-//   returns to user mode (they must reach the hypervisor first). `flags_hook` is the word whose low
-//   byte is `vif`: its upper bytes (kept by the hypervisor) point it at a pair of adjacent stubs, `ret`
-//   for vif = 1 (below ring 0 the processor pushes IF = 1, which is then right) and one that clears IF
-//   in the pushed image with lea arithmetic for vif = 0; while the virtual IOPL is not 0 (the
-//   processor pushes 0 below ring 0) at a pair that enters the monitor. Nothing in these sequences
-//   changes an arithmetic flag the original would have kept: popf and iret overwrite all of them
-//   after the test. A pending interrupt is taken at the hook (popf, iret: before the popfl/iretl, with
-//   the image still on the stack and the arithmetic flags not yet restored, which the handler's own
-//   frame saves and restores; sti: after the instruction that follows the site, as sti's shadow).
-//   `irq_restore_hook` points at `testb $2, 5(%esp); setnz vif; ret $4` (no popfl: the annotation
-//   says no other flag is restored), or at the monitor while the interrupt line is asserted.
+//   stub page, or at a monitor entry when there is work. `sti_hook`: `movb $1, vif; ret`, or the
+//   monitor while the interrupt line is asserted (it sets vif and delivers after the instruction that
+//   follows the site, as sti's shadow). `popf_hook` and `return_hook`: the image's IF into vif and a
+//   check of its IOPL (`testb $2, N(%esp); setnz vif; testb $0x30, N(%esp); jnz <monitor>; ret`: the
+//   arithmetic flags change there, popfl/iretl overwrite all of them next), or the monitor while the
+//   interrupt line is asserted or the virtual IOPL is not 0 (below ring 0 popf and iret cannot change
+//   IOPL: the monitor does); `return_hook` also goes to the monitor while page-table updates are
+//   queued and the frame returns to user mode (they must reach the hypervisor first). A pending
+//   interrupt is taken at the hook (before the popfl/iretl, with the image still on the stack and the
+//   arithmetic flags not yet restored, which the handler's own frame saves and restores).
+//   `irq_restore_hook`: `testb $2, 5(%esp); setnz vif; ret $4` (no popfl: the annotation says no
+//   other flag is restored), or the monitor while the interrupt line is asserted. `flags_hook` is the
+//   word whose low byte is `vif`: its upper bytes (kept by the hypervisor) point it at a pair of
+//   adjacent stubs, `ret` for vif = 1 (below ring 0 the processor pushes IF = 1, which is then right)
+//   and one that clears IF in the pushed image with lea arithmetic for vif = 0; while the virtual IOPL
+//   is not 0 (the processor pushes 0 below ring 0) at a pair that enters the monitor. Nothing here
+//   changes an arithmetic flag the original would have kept. The sequences are short so that a site
+//   is short: where a back end keeps the instruction, the site's pad runs as NOPs.
 //   16-bit popfw/iretw (66 prefix) and sites too short for a sequence use the monitor call.
 // - call: `call rel32` (E8, 5 bytes) to the kind's stub in the monitor window; the monitor finds the
 //   site from the return address, emulates the instruction for the guest's virtual CPL 0 and resumes
@@ -79,20 +82,18 @@ export interface PatchSpec {
 export const KEEP: PatchSpec = { form: 'keep', length: 0, template: '(the original instruction)' };
 export const CALL_STUB: PatchSpec = { form: 'call', length: 5, template: 'call <stub of the kind in the monitor window>' };
 export const VIF_CLEAR: PatchSpec = { form: 'inline', inline: 'vif-clear', length: 7, template: 'movb $0, <vif>' };
-export const VIF_SET: PatchSpec = { form: 'inline', inline: 'vif-set', length: 13, template: 'movb $1, <vif>; call *<pending_hook>' };
+export const VIF_SET: PatchSpec = { form: 'inline', inline: 'vif-set', length: 7, template: 'call *<sti_hook>(,1)' };
 export const PUSHF_INLINE: PatchSpec = {
   form: 'inline', inline: 'pushf', length: 7, embedsInstruction: true, template: 'pushfl; call *<flags_hook>',
 };
 export const POPF_INLINE: PatchSpec = {
-  form: 'inline', inline: 'popf', length: 19, embedsInstruction: true,
-  template: 'testb $2, 1(%esp); setnz <vif>; call *<popf_hook>; popfl',
+  form: 'inline', inline: 'popf', length: 7, embedsInstruction: true, template: 'call *<popf_hook>; popfl',
 };
 export const IRET_INLINE: PatchSpec = {
-  form: 'inline', inline: 'iret', length: 19, embedsInstruction: true,
-  template: 'testb $2, 9(%esp); setnz <vif>; call *<return_hook>; iretl',
+  form: 'inline', inline: 'iret', length: 7, embedsInstruction: true, template: 'call *<return_hook>; iretl',
 };
 export const IRQ_RESTORE_INLINE: PatchSpec = {
-  form: 'inline', inline: 'irq-restore', length: 6, template: 'call *<irq_restore_hook>',
+  form: 'inline', inline: 'irq-restore', length: 7, template: 'call *<irq_restore_hook>(,1)',
 };
 export const SYSEXIT_IRET: PatchSpec = {
   form: 'call', length: 5, plainStub: 'sysexit',
@@ -211,7 +212,7 @@ const flagOp = (spec: PatchSpec, why: string): Entry => ({ native: K, hvm: K, xe
 /** Per record kind (catalogue name): the patch on each back end. */
 const TABLE: Record<string, Entry> = {
   cli: flagOp(VIF_CLEAR, 'the virtual interrupt flag lives in the state block (hvm: cli never exits)'),
-  sti: flagOp(VIF_SET, 'sets the virtual IF; the pending hook delivers a waiting interrupt'),
+  sti: flagOp(VIF_SET, 'sets the virtual IF; the monitor delivers a waiting interrupt'),
   pushf: flagOp(PUSHF_INLINE, 'shows the virtual IF (deprivileged pushf shows IF=1)'),
   popf: flagOp(POPF_INLINE, 'restores the virtual IF (deprivileged popf drops IF)'),
   'irq-restore': flagOp(IRQ_RESTORE_INLINE, 'an annotated popf that restores only IF: the virtual IF from the image, no real popfl'),
@@ -383,8 +384,8 @@ export interface PatchTargets {
   readonly vifByte: number;
   /** The word (its low byte is vif) pushf calls through. */
   readonly flagsHook: number;
-  /** The word sti calls through: `ret`, or the delivery of a pending interrupt. */
-  readonly pendingHook: number;
+  /** The word sti calls through: the store of vif, or the monitor while the interrupt line is asserted. */
+  readonly stiHook: number;
   /** The word popf calls through: the IOPL check, or the monitor. */
   readonly popfHook: number;
   /** The word iret calls through: also leaves through the monitor while page-table updates are queued. */
@@ -408,10 +409,10 @@ export interface PatchLayout {
 /** The layout of a patch for an original instruction (see encodePatch). */
 export function patchLayout(spec: PatchSpec, insn: Pick<DecodedInstruction, 'length'>): PatchLayout {
   switch (spec.inline) {
-    case 'vif-set': return { originalAt: -1, hookCallEnd: 13 };
+    case 'vif-set': return { originalAt: -1, hookCallEnd: 7 };
     case 'pushf': return { originalAt: 0, hookCallEnd: insn.length + 6 };
-    case 'popf': case 'iret': return { originalAt: 18, hookCallEnd: 18 };
-    case 'irq-restore': return { originalAt: -1, hookCallEnd: 6 };
+    case 'popf': case 'iret': return { originalAt: 6, hookCallEnd: 6 };
+    case 'irq-restore': return { originalAt: -1, hookCallEnd: 7 };
     default: return { originalAt: -1, hookCallEnd: -1 };
   }
 }
@@ -427,30 +428,30 @@ export function encodeCallWrapped(site: number, target: number): Uint8Array {
 
 const ESP = 4;
 /** `testb $imm, disp(%esp)` (F6 /0 ib). */
-function testStackByte(disp: number, imm: number): number[] {
-  return [0xf6, ...encodeModrmMemory(0, { base: ESP, disp }), imm];
+export function encodeTestStackByte(disp: number, imm: number): Uint8Array {
+  return Uint8Array.from([0xf6, ...encodeModrmMemory(0, { base: ESP, disp }), imm]);
 }
-/** `setnz abs` (0F 95 /0). */
-function setnzAbs(addr: number): number[] {
-  return [0x0f, 0x95, ...encodeModrmMemory(0, { disp: addr | 0 })];
+/**
+ * `testb $2, disp(%esp); setnz <vif>`: the IF of a flags image (bit 1 of its byte at disp(%esp))
+ * into the virtual IF byte -- what the stubs behind popf_hook, return_hook and irq_restore_hook do.
+ */
+export function encodeImageIfToVif(disp: number, vifByte: number): Uint8Array {
+  return Uint8Array.from([...encodeTestStackByte(disp, 2), 0x0f, 0x95, ...encodeModrmMemory(0, { disp: vifByte | 0 })]);
 }
 
 /** The inline sequence's bytes; `original` is the site's instruction. */
 function encodeInline(spec: PatchSpec, original: Uint8Array, targets: PatchTargets): Uint8Array {
   const callThrough = (word: number) => [...encodeCallMem({ disp: word | 0 })];
+  // The same call with a SIB byte (no base, no index): 7 bytes.
+  const callThroughSib = (word: number) => [0xff, 0x14, 0x25, word & 0xff, (word >>> 8) & 0xff, (word >>> 16) & 0xff, word >>> 24];
   const vif = { disp: targets.vifByte | 0 };
   switch (spec.inline) {
     case 'vif-clear': return encodeMovMemImm(1, vif, 0);
-    case 'vif-set': return Uint8Array.from([...encodeMovMemImm(1, vif, 1), ...callThrough(targets.pendingHook)]);
+    case 'vif-set': return Uint8Array.from(callThroughSib(targets.stiHook));
     case 'pushf': return Uint8Array.from([...original, ...callThrough(targets.flagsHook)]);
-    case 'irq-restore': return Uint8Array.from(callThrough(targets.irqRestoreHook));
-    case 'popf': case 'iret': {
-      // The image's IF: byte 1 of the flags at 0(%esp) for popf, of the frame's third slot for iret.
-      if (original.length !== 1) throw new RangeError('inline popf/iret sequences are for the 32-bit instruction');
-      const flagsByte = spec.inline === 'popf' ? 1 : 9;
-      const hook = spec.inline === 'popf' ? targets.popfHook : targets.returnHook;
-      return Uint8Array.from([...testStackByte(flagsByte, 2), ...setnzAbs(targets.vifByte), ...callThrough(hook), ...original]);
-    }
+    case 'irq-restore': return Uint8Array.from(callThroughSib(targets.irqRestoreHook));
+    case 'popf': return Uint8Array.from([...callThrough(targets.popfHook), ...original]);
+    case 'iret': return Uint8Array.from([...callThrough(targets.returnHook), ...original]);
     default: throw new RangeError(`no inline sequence ${String(spec.inline)}`);
   }
 }

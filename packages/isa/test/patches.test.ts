@@ -38,23 +38,24 @@ test("every kind's site size holds its longest patch", () => {
   for (const k of allKinds) expect({ kind: k.name, fits: k.siteSize >= longestPatch(k.id) }).toEqual({ kind: k.name, fits: true });
   // The longest patches: the inline interrupt-flag sequences and the 5-byte call.
   const id = (n: string) => sensitiveClassByName(n)!.id;
-  expect(['cli', 'sti', 'pushf', 'popf', 'iret', 'hlt'].map((n) => longestPatch(id(n)))).toEqual([7, 13, 7, 19, 19, 5]);
+  expect(['cli', 'sti', 'pushf', 'popf', 'iret', 'hlt'].map((n) => longestPatch(id(n)))).toEqual([7, 7, 7, 7, 7, 5]);
   // hvm rewrites only what exits: the interrupt-flag classes run in the guest under VT-x.
   expect(patchFor(id('cli'), 'hvm')).toBe(KEEP);
   expect(patchFor(id('popf'), 'hvm')).toBe(KEEP);
   expect(patchFor(id('out'), 'hvm')).toBe(CALL_STUB);
   // Below ring 0 the interrupt-flag classes are inline where the site holds the sequence.
   const at = (bytes: number[]) => decode(Uint8Array.from(bytes), 0, 32);
-  expect(patchFor(id('popf'), 'xen', at([0x9d]), { siteLen: 19 })).toBe(POPF_INLINE);
-  expect(patchFor(id('popf'), 'l4', at([0x9d]), { siteLen: 16 })).toBe(CALL_STUB); // a site of an older build
-  expect(patchFor(id('popf'), 'xen', at([0x66, 0x9d]), { siteLen: 19 })).toBe(CALL_STUB); // popfw
-  expect(patchFor(id('iret'), 'xen', at([0xcf]), { siteLen: 19 })).toBe(IRET_INLINE);
-  expect(patchFor(id('iret'), 'l4', at([0xcf]), { siteLen: 19 })).toBe(CALL_STUB); // a return to user is an IPC
-  expect(patchFor(id('sti'), 'l4', at([0xfb]), { siteLen: 13 })).toBe(VIF_SET);
+  expect(patchFor(id('popf'), 'xen', at([0x9d]), { siteLen: 7 })).toBe(POPF_INLINE);
+  expect(patchFor(id('popf'), 'xen', at([0x9d]), { siteLen: 19 })).toBe(POPF_INLINE); // a site of an older build
+  expect(patchFor(id('popf'), 'l4', at([0x9d]), { siteLen: 6 })).toBe(CALL_STUB); // too short for the sequence
+  expect(patchFor(id('popf'), 'xen', at([0x66, 0x9d]), { siteLen: 8 })).toBe(CALL_STUB); // popfw
+  expect(patchFor(id('iret'), 'xen', at([0xcf]), { siteLen: 7 })).toBe(IRET_INLINE);
+  expect(patchFor(id('iret'), 'l4', at([0xcf]), { siteLen: 7 })).toBe(CALL_STUB); // a return to user is an IPC
+  expect(patchFor(id('sti'), 'l4', at([0xfb]), { siteLen: 7 })).toBe(VIF_SET);
   expect(patchFor(id('pushf'), 'xen', at([0x9c]), { siteLen: 7 })).toBe(PUSHF_INLINE);
   // An annotated IF-only popf: a call through its hook below ring 0, the popf itself on native and hvm.
   const irqRestore = ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === 'irq-restore')!.id;
-  expect(longestPatch(irqRestore)).toBe(6);
+  expect(longestPatch(irqRestore)).toBe(7);
   for (const b of ['xen', 'l4'] as const) expect(patchFor(irqRestore, b, at([0x9d]), { siteLen: 7 })).toBe(IRQ_RESTORE_INLINE);
   expect(patchFor(irqRestore, 'hvm', at([0x9d]), { siteLen: 7 })).toBe(KEEP);
   expect(patchFor(id('sysexit'), 'xen')).toBe(SYSEXIT_IRET);
@@ -106,19 +107,18 @@ function expectNops(bytes: Uint8Array, from: number): void {
 
 describe('encodePatch', () => {
   const targets: PatchTargets = {
-    vifByte: 0xff800004, flagsHook: 0xff800004, pendingHook: 0xff800020, popfHook: 0xff800030, returnHook: 0xff800024,
+    vifByte: 0xff800004, flagsHook: 0xff800004, stiHook: 0xff800020, popfHook: 0xff800030, returnHook: 0xff800024,
     irqRestoreHook: 0xff800038, stubFor: (kind) => 0xff801000 + 16 * kind, plainStub: () => 0xff801540,
   };
 
   test('the inline interrupt-flag sequences are what GNU as assembles from their templates', () => {
     const cases: [typeof VIF_SET, string, number[], string][] = [
-      [VIF_SET, 'sti', [0xfb], 'movb $1, 0xff800004; call *0xff800020'],
+
       [PUSHF_INLINE, 'pushf', [0x9c], 'pushfl; call *0xff800004'],
-      [POPF_INLINE, 'popf', [0x9d], 'testb $2, 1(%esp); setnz 0xff800004; call *0xff800030; popfl'],
-      [IRET_INLINE, 'iret', [0xcf], 'testb $2, 9(%esp); setnz 0xff800004; call *0xff800024; iretl'],
+      [POPF_INLINE, 'popf', [0x9d], 'call *0xff800030; popfl'],
+      [IRET_INLINE, 'iret', [0xcf], 'call *0xff800024; iretl'],
     ];
     const irqRestore = ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === 'irq-restore')!;
-    cases.push([IRQ_RESTORE_INLINE, 'irq-restore', [0x9d], 'call *0xff800038']);
     for (const [spec, name, original, source] of cases) {
       const kind = name === 'irq-restore' ? irqRestore.id : sensitiveClassByName(name)!.id;
       const ref = assemble(source, 32);
@@ -130,6 +130,24 @@ describe('encodePatch', () => {
       expect(`${call.mnemonic} ${call.length}`).toMatch(/^call[l]? 6$/);
       const padded = encodePatch(spec, kind, 0x100000, ref.length + 5, targets, Uint8Array.from(original));
       expectNops(padded, ref.length);
+    }
+  });
+
+  test('sti and irq-restore call through their hooks in the 7-byte SIB form, as objdump reads it', () => {
+    // GNU as always picks the 6-byte form of `call *abs32`: objdump is the reference here.
+    const irqRestore = ANNOTATED_INSTRUCTION_KINDS.find((k) => k.name === 'irq-restore')!.id;
+    for (const [spec, kind, word] of [[VIF_SET, sensitiveClassByName('sti')!.id, 0xff800020], [IRQ_RESTORE_INLINE, irqRestore, 0xff800038]] as const) {
+      const bytes = encodePatch(spec, kind, 0x100000, 7, targets, Uint8Array.of(spec === VIF_SET ? 0xfb : 0x9d));
+      const text = withTempDir((dir) => {
+        writeFileSync(join(dir, 'p.bin'), bytes);
+        return execFileSync('objdump', ['-D', '-b', 'binary', '-m', 'i386', join(dir, 'p.bin')], { encoding: 'utf8' });
+      });
+      const line = /^\s*0:\t([0-9a-f ]+)\t(.*)$/m.exec(text)!;
+      expect({ bytes: line[1]!.trim(), insn: line[2]!.replace(/\s+/g, ' ').trim() })
+        .toEqual({ bytes: 'ff 14 25 ' + [0, 8, 16, 24].map((b) => ((word >>> b) & 0xff).toString(16).padStart(2, '0')).join(' '), insn: `call *-0x${(0x100000000 - word).toString(16)}(,%eiz,1)` }); // a signed disp32
+      const { hookCallEnd } = patchLayout(spec, { length: 1 });
+      expect(hookCallEnd).toBe(7);
+      expect(decode(bytes, 0, 32).length).toBe(7);
     }
   });
 

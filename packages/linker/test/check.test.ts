@@ -86,7 +86,7 @@ describe('previrt check on a hand-made kernel image', () => {
 
   test.each([
     [1, 'a record pointing one byte off', /record points 1 byte past the cli at 0x[0-9a-f]+/, 1],
-    [2, 'a pad too short', new RegExp(`pad too short: site_len 8, sti needs ${sensitiveClassByName('sti')!.siteSize} bytes`), 0],
+    [2, 'a pad too short', new RegExp(`pad too short: site_len 6, sti needs ${sensitiveClassByName('sti')!.siteSize} bytes`), 0],
     [3, 'an overlapping pair', /site overlaps the site at 0x[0-9a-f]+ \(cli, 10 bytes\)/, 0],
     [5, 'a record of the wrong kind', /record kind sti but the instruction is cli \(cli\)/, 0],
     [6, 'a pad that is not NOPs', /pad byte at 0x[0-9a-f]+ is not a NOP \(inc %eax\)/, 0],

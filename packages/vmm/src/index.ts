@@ -12,5 +12,5 @@ export { DEFAULT_COSTS, EXIT_REASONS, withExitRoundTrip, type CostTable, type Ex
 export { newCounters, snapshot, total, type Counters } from './backends/counters.js';
 export { InPlaceVmm, type Paging } from './inplace/monitor.js';
 export { RecordError, loadSites, readRecords, type Site } from './inplace/records.js';
-export { STATE, STATE_PHYS, chooseWindow, windowLayout, type WindowLayout } from './inplace/window.js';
+export { PLAIN, STATE, STATE_PHYS, chooseWindow, stubPage, windowLayout, type WindowLayout } from './inplace/window.js';
 export * as xenAbi from './inplace/xen-abi.js';

@@ -411,11 +411,13 @@ export class InPlaceVmm {
   private hookTarget(off: number): number {
     const ioplSet = (this.cpu.flags & IOPL) !== 0;
     switch (off) {
-      case STATE.pendingHook: return this.interruptPending() ? PLAIN.deliver : PLAIN.ret;
-      case STATE.popfHook: return this.interruptPending() || ioplSet ? PLAIN.popfSlow : PLAIN.popfCheck;
+      // sti, popf, iret: the hook is read before vif changes; with the interrupt line asserted an
+      // interrupt may become deliverable, so the monitor takes the instruction.
+      case STATE.stiHook: return this.cpu.intrLine ? PLAIN.deliver : PLAIN.stiSet;
+      case STATE.popfHook: return this.cpu.intrLine || ioplSet ? PLAIN.popfSlow : PLAIN.popfCheck;
       case STATE.returnHook: {
         const toUser = this.ptQueued > 0 && ((this.stackWord(4) ?? 0) & 3) === 3;
-        return this.interruptPending() || ioplSet || toUser ? PLAIN.iretSlow : PLAIN.iretCheck;
+        return this.cpu.intrLine || ioplSet || toUser ? PLAIN.iretSlow : PLAIN.iretCheck;
       }
       case STATE.exitHook: return this.interruptPending() || this.ptQueued > 0 ? PLAIN.leave : PLAIN.ret;
       // The image may enable: with the line asserted an interrupt can become deliverable.
@@ -443,15 +445,19 @@ export class InPlaceVmm {
     const sp = cpu.regs[4];
     switch (off) {
       case PLAIN.deliver:
-        // sti: the interrupt is taken after the instruction that follows the site (sti's shadow).
+        // sti: vif set; the interrupt is taken after the instruction that follows the site (sti's shadow).
+        this.setVirtualIf(true);
         if (this.interruptPending()) { this.deliverPendingNow(); cpu.intShadow = true; }
         return;
       case PLAIN.popfSlow: case PLAIN.iretSlow: {
-        // Below ring 0 popfl/iretl cannot change IOPL: the monitor applies the image's, as the
-        // original does at CPL 0; then what is pending goes.
+        // The image's IF becomes the virtual IF; below ring 0 popfl/iretl cannot change IOPL: the
+        // monitor applies the image's, as the original does at CPL 0; then what is pending goes.
         this.inPlace(k.flags);
         const image = this.stackWord(off === PLAIN.popfSlow ? 4 : 12);
-        if (image !== null) cpu.flags = (cpu.flags & ~IOPL) | (image & IOPL);
+        if (image !== null) {
+          this.setVirtualIf((image & IF) !== 0);
+          cpu.flags = (cpu.flags & ~IOPL) | (image & IOPL);
+        }
         if (off === PLAIN.iretSlow && ((this.stackWord(8) ?? 0) & 3) === 3) this.flushPageTables();
         if (this.interruptPending()) this.deliverPendingNow();
         return;
@@ -848,7 +854,7 @@ export class InPlaceVmm {
   }
 
   private stateRead(off: number, size: 1 | 2 | 4): number {
-    if (size === 4 && this.opts.window && (off === STATE.pendingHook || off === STATE.popfHook || off === STATE.returnHook || off === STATE.exitHook
+    if (size === 4 && this.opts.window && (off === STATE.stiHook || off === STATE.popfHook || off === STATE.returnHook || off === STATE.exitHook
       || off === STATE.irqRestoreHook)) {
       return (this.opts.window.stubs + this.hookTarget(off)) | 0;
     }
@@ -1028,7 +1034,7 @@ export class InPlaceVmm {
 /** The bytes of a rewritten site (encodePatch refuses a patch longer than the site). */
 function encodeSite(s: Site, w: WindowLayout): Uint8Array {
   return encodePatch(s.patch, s.kind, s.address, s.siteLen, {
-    vifByte: w.vifByte, flagsHook: w.flagsHook, pendingHook: w.pendingHook, popfHook: w.popfHook, returnHook: w.returnHook,
+    vifByte: w.vifByte, flagsHook: w.flagsHook, stiHook: w.stiHook, popfHook: w.popfHook, returnHook: w.returnHook,
     irqRestoreHook: w.irqRestoreHook, stubFor: (k) => w.stubFor(k),
     plainStub: (name) => { if (name !== 'sysexit') throw new RangeError(`no plain stub ${name}`); return w.plain(PLAIN.sysexit); },
   }, s.bytes);

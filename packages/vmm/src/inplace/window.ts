@@ -13,7 +13,7 @@
 // to it is charged anything beyond its instruction, as for any memory access.
 //
 // The state block is also the shared page of the xen back end's para-virtual ABI (xen-abi.ts).
-import { allKindIds } from '@previrt/isa';
+import { allKindIds, encodeImageIfToVif, encodeMovMemImm, encodeTestStackByte } from '@previrt/isa';
 import type { ElfFile } from '@previrt/linker';
 import type { MonitorWindowMap } from '../cpu.js';
 
@@ -48,8 +48,8 @@ export const STATE = {
   /** u8, read: the UART's line status; the ATA status (no side effects). */
   uartLsr: 0x18,
   ataStatus: 0x19,
-  /** u32: sti calls through it: the `ret` stub, or the delivery stub while an interrupt is pending. */
-  pendingHook: 0x20,
+  /** u32: sti calls through it: the store of vif, or the monitor while the interrupt line is asserted. */
+  stiHook: 0x20,
   /**
    * u32: iret calls through it: the IOPL check, or the monitor while an interrupt is pending, the
    * virtual IOPL is not 0, or page-table updates are queued and the frame returns to user mode.
@@ -58,7 +58,7 @@ export const STATE = {
   /** u32: the user %cs and %ss sysexit loads (SYSENTER_CS + 16 | 3, + 24 | 3), for xen's sysexit stub. */
   sysexitCs: 0x28,
   sysexitSs: 0x2c,
-  /** u32: popf calls through it: the IOPL check, or the monitor while an interrupt is pending or the virtual IOPL is not 0. */
+  /** u32: popf calls through it: the image's IF into vif and the IOPL check, or the monitor while the interrupt line is asserted or the virtual IOPL is not 0. */
   popfHook: 0x30,
   /** u32: xen's sysexit stub calls through it: `ret`, or the monitor while an interrupt is pending or page-table updates are queued. */
   exitHook: 0x34,
@@ -83,24 +83,26 @@ const STUB_BYTES = [0x0f, 0x01, 0xc1, 0xc3];
  */
 export const PLAIN = {
   ret: 0x500,
-  /** vmcall; ret — delivers a pending interrupt (pending hook of sti). */
+  /** vmcall; ret — sti while the interrupt line is asserted: the monitor sets vif and delivers. */
   deliver: 0x510,
   /** vmcall; ret — hands queued page-table updates over, delivers a pending interrupt (exit hook of xen's sysexit). */
   leave: 0x520,
+  /** movb $1, vif; ret — sti. */
+  stiSet: 0x530,
   /** xen's sysexit: an iret frame for the user (22 bytes). */
   sysexit: 0x540,
-  /** testb $0x30, 5(%esp); jnz popfSlow; ret — an IOPL in popf's image goes to the monitor. */
-  popfCheck: 0x560,
-  /** vmcall; ret — popf's image carries an IOPL, the virtual IOPL is not 0, or an interrupt is pending. */
-  popfSlow: 0x568,
-  /** testb $0x30, 13(%esp); jnz iretSlow; ret — as popfCheck for iret's frame. */
-  iretCheck: 0x570,
-  /** vmcall; ret — as popfSlow, and the page-table queue before a return to user mode. */
-  iretSlow: 0x578,
   /** testb $2, 5(%esp); setnz vif; ret $4 — an IF-only popf: the image's IF becomes the virtual IF, the image is popped. */
-  irqRestore: 0x580,
+  irqRestore: 0x560,
   /** vmcall; ret $4 — as irqRestore while the interrupt line is asserted (an interrupt may become deliverable). */
-  irqRestoreSlow: 0x590,
+  irqRestoreSlow: 0x570,
+  /** testb $2, 5(%esp); setnz vif; testb $0x30, 5(%esp); jnz popfSlow; ret — popf's IF into vif; an IOPL in the image goes to the monitor. */
+  popfCheck: 0x580,
+  /** vmcall; ret — popf's image carries an IOPL, the virtual IOPL is not 0, or the interrupt line is asserted. */
+  popfSlow: 0x594,
+  /** testb $2, 13(%esp); setnz vif; testb $0x30, 13(%esp); jnz iretSlow; ret — as popfCheck for iret's frame. */
+  iretCheck: 0x5a0,
+  /** vmcall; ret — as popfSlow, and the page-table queue before a return to user mode. */
+  iretSlow: 0x5b4,
   clearIf: 0x600 - 61 + 2,
   flagsPair: 0x600,
   slowPair: 0x700,
@@ -117,7 +119,7 @@ export interface WindowLayout {
   readonly state: number;
   readonly vifByte: number;
   readonly flagsHook: number;
-  readonly pendingHook: number;
+  readonly stiHook: number;
   readonly popfHook: number;
   readonly returnHook: number;
   readonly irqRestoreHook: number;
@@ -148,7 +150,7 @@ export function windowLayout(base: number): WindowLayout {
   if (STUB_SIZE * ALL_KINDS.length > PLAIN.ret) throw new Error('the kind stubs overlap the plain stubs');
   return {
     base, slot: base >>> 22, state: base, vifByte: base + STATE.vif, flagsHook: base + STATE.flagsHook,
-    pendingHook: base + STATE.pendingHook, popfHook: base + STATE.popfHook, returnHook: base + STATE.returnHook,
+    stiHook: base + STATE.stiHook, popfHook: base + STATE.popfHook, returnHook: base + STATE.returnHook,
     irqRestoreHook: base + STATE.irqRestoreHook, stubs, hypercallStub: stubs + HYPERCALL_STUB_OFFSET,
     stubFor(kind) {
       const i = index.get(kind);
@@ -194,11 +196,17 @@ export function stubPage(layout: WindowLayout): Uint8Array {
     0xff, 0x15, ...le32(state + STATE.exitHook), // call *exit_hook
     0xcf, // iretl
   ], PLAIN.sysexit);
-  // testb $0x30, N(%esp) (IOPL, bits 12-13 of the image: byte 1, 0x30); jnz +1; ret; vmcall; ret
-  page.set([0xf6, 0x44, 0x24, 0x05, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.popfCheck);
-  page.set([0xf6, 0x44, 0x24, 0x0d, 0x30, 0x75, 0x01, 0xc3, ...STUB_BYTES], PLAIN.iretCheck);
-  // testb $2, 5(%esp) (IF: bit 1 of the image's byte 1); setnz vif; ret $4
-  page.set([0xf6, 0x44, 0x24, 0x05, 0x02, 0x0f, 0x95, 0x05, ...le32(layout.vifByte), 0xc2, 0x04, 0x00], PLAIN.irqRestore);
+  page.set([...encodeMovMemImm(1, { disp: layout.vifByte | 0 }, 1), 0xc3], PLAIN.stiSet);
+  // The image's IF into vif; testb $0x30, N(%esp) (IOPL, bits 12-13: byte 1, 0x30); jnz +1; ret; vmcall; ret
+  const flagsCheck = (disp: number, check: number, slow: number) => {
+    const bytes = [...encodeImageIfToVif(disp, layout.vifByte), ...encodeTestStackByte(disp, 0x30), 0x75, 0x01, 0xc3];
+    if (check + bytes.length !== slow) throw new Error(`the stub at 0x${check.toString(16)} is ${bytes.length} bytes`);
+    page.set([...bytes, ...STUB_BYTES], check);
+  };
+  flagsCheck(5, PLAIN.popfCheck, PLAIN.popfSlow);
+  flagsCheck(13, PLAIN.iretCheck, PLAIN.iretSlow);
+  // testb $2, 5(%esp); setnz vif; ret $4
+  page.set([...encodeImageIfToVif(5, layout.vifByte), 0xc2, 0x04, 0x00], PLAIN.irqRestore);
   page.set([0x0f, 0x01, 0xc1, 0xc2, 0x04, 0x00], PLAIN.irqRestoreSlow); // vmcall; ret $4
   page.set(CLEAR_IF_BYTES, PLAIN.clearIf);
   page.set([0xeb, 0xc3], PLAIN.flagsPair); // +0: jmp clearIf (the displacement is +1's ret)
