@@ -60,7 +60,7 @@ function run(build, hypervisor, workload, extra = {}) {
     kernel: builds[build].kernel, kernelName: join(builds[build].dir, 'kernel.elf'), append: `bench=${workload}`,
     disks: [new OverlayDisk(new MemoryDisk(disk), false)], serialOut: (b) => out.push(b), hypervisor,
     ...(exitCost !== undefined ? { exitRoundTrip: exitCost } : {}),
-    ...(oneCycleSensitive ? { costs: { ...DEFAULT_COSTS, instructionCost: {} } } : {}), ...extra,
+    ...(oneCycleSensitive ? { costs: { ...DEFAULT_COSTS, instructionCost: {}, portAccess: DEFAULT_COSTS.instruction } } : {}), ...extra,
   });
   // Counters at every rdtsc: the workload lies between the last two.
   const marks = [];

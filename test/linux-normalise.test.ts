@@ -29,10 +29,12 @@ const entries = NORMALISE as Entry[];
 const masked = (t: string) => entries.reduce((acc, n) => acc.replace(new RegExp(n.mask, 'g'), '<masked>'), t);
 const withoutRestartTail = (t: string) => t.slice(0, t.indexOf('reboot: machine restart') + 'reboot: machine restart'.length);
 
-test('the clock lines are equal after normalisation off native; on native only sched_clock is', () => {
-  expect(prepare(qemu, 'hvm')).toBe(prepare(hvm, 'hvm'));
-  const native = prepare(hvm, 'native').split('\n');
-  expect(prepare(qemu, 'native').split('\n').filter((l: string, i: number) => l !== native[i]))
+test("the clock lines are equal after normalisation on previrt's machines; the every-machine one alone leaves the TSC calibration", () => {
+  for (const m of ['native', 'hvm', 'xen', 'l4']) expect(prepare(qemu, m)).toBe(prepare(hvm, m));
+  // zero-cost-compare.mjs compares under the normalisations of every machine alone (machine ''):
+  // there the TSC calibration lines still differ, so they must come out equal with costs 0.
+  const every = prepare(hvm, '').split('\n');
+  expect(prepare(qemu, '').split('\n').filter((l: string, i: number) => l !== every[i]))
     .toEqual(['tsc: Detected 1000.044 MHz processor',
       'clocksource: tsc-early: mask: 0xffffffffffffffff max_cycles: 0xe6a40a5fb8, max_idle_ns: 440795232978 ns',
       'Calibrating delay loop (skipped), value calculated using timer frequency.. 2000.08 BogoMIPS (lpj=4000176)']);

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Checks that a normalisation applied only off native (normalise.mjs: entries with `machines`) hides
+// Checks that a normalisation applied only on previrt's machines (normalise.mjs: entries with `machines`) hides
 // nothing but the back ends' modeled cost: boots a Linux bzImage on the given back ends with every
 // cost that takes virtual time set to 0 (VM exits, hypercalls, IPCs, traps, events, in-place
-// operations; the instruction, NOP-pad and per-class instruction costs stay, since they change only
-// the modeled cycles, never a clock) and compares each transcript with QEMU's under the
+// operations, port accesses' bus time; the instruction, NOP-pad and per-class instruction costs stay,
+// since they change only the modeled cycles, never a clock) and compares each transcript with QEMU's under the
 // normalisations that apply to every machine alone. It runs the machine through @previrt/vmm's
 // createVirtualMachine, as `previrt run` does, because the cost table is not a command-line option.
 //
-// Usage: zero-cost-compare.mjs <bzImage> --reference <QEMU transcript> [--hypervisor hvm,xen,l4]
+// Usage: zero-cost-compare.mjs <bzImage> --reference <QEMU transcript> [--hypervisor native,hvm,xen,l4]
 //                              [--append <cmdline>] [--memory MB]
 //   --reference: QEMU's raw serial transcript of the same kernel and command line
 //   (boot-compare.mjs --out <dir> writes it as <dir>/qemu.txt).
@@ -21,7 +21,7 @@ const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const { createVirtualMachine, DEFAULT_COSTS } = await import(pathToFileURL(path.join(repo, 'packages/vmm/dist/index.js')).href);
 
 const args = process.argv.slice(2);
-const opt = { append: 'console=ttyS0 printk.time=0', hypervisor: 'hvm,xen,l4', memory: '128', reference: '' };
+const opt = { append: 'console=ttyS0 printk.time=0', hypervisor: 'native,hvm,xen,l4', memory: '128', reference: '' };
 let kernel = '';
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
@@ -38,12 +38,15 @@ for (const f of [kernel, opt.reference]) if (!fs.existsSync(f)) { console.error(
 
 function usage(msg) {
   if (msg) console.error(`zero-cost-compare: ${msg}`);
-  console.error('usage: zero-cost-compare.mjs <bzImage> --reference <QEMU transcript> [--hypervisor hvm,xen,l4] [--append <cmdline>] [--memory MB]');
+  console.error('usage: zero-cost-compare.mjs <bzImage> --reference <QEMU transcript> [--hypervisor native,hvm,xen,l4] [--append <cmdline>] [--memory MB]');
   process.exit(msg ? 2 : 0);
 }
 
 const zero = (v) => (typeof v === 'number' ? 0 : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zero(x)])) : v);
-const costs = { ...zero(DEFAULT_COSTS), instruction: DEFAULT_COSTS.instruction, padNop: DEFAULT_COSTS.padNop, instructionCost: DEFAULT_COSTS.instructionCost };
+const costs = {
+  ...zero(DEFAULT_COSTS), instruction: DEFAULT_COSTS.instruction, padNop: DEFAULT_COSTS.padNop, instructionCost: DEFAULT_COSTS.instructionCost,
+  portAccess: DEFAULT_COSTS.instruction, // a port access at one instruction: no bus time
+};
 
 const everyMachine = NORMALISE.filter((n) => !n.machines);
 // The normalisations of every machine only: pass a name no entry with `machines` lists.

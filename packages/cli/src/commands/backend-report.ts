@@ -1,8 +1,8 @@
 // The counters of a back-end run as JSON (shared by `previrt run --json` and `previrt verify --json`).
-import { SENSITIVE_CLASSES, MEMORY_OPERATION_KINDS } from '@previrt/isa';
+import { allKindIds, kindName } from '@previrt/isa';
 import { total, type Counters } from '@previrt/vmm';
 
-const ORDER = new Map<string, number>([...SENSITIVE_CLASSES, ...MEMORY_OPERATION_KINDS].map((k) => [k.name, k.id]));
+const ORDER = new Map<string, number>(allKindIds().map((id) => [kindName(id), id]));
 
 function byCatalogue(map: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(map).sort((a, b) => (ORDER.get(a[0]) ?? 1e9) - (ORDER.get(b[0]) ?? 1e9)));

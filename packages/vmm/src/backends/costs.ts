@@ -25,6 +25,11 @@ export interface CostTable {
    * name): what the instruction costs in all. Kept out of the guest's clocks, like the pads' credit.
    */
   instructionCost: Record<string, number>;
+  /**
+   * A port access (`in`, `out`) that reaches a device: the bus cycle the processor waits for. Unlike
+   * instructionCost it takes virtual time: a loop polling a device ends by the device's clock.
+   */
+  portAccess: number;
   /** Entering the in-place VMM through a site's call (dispatch on the return address, return). */
   inPlaceEntry: number;
   /** The in-place operations, on top of the entry. */
@@ -80,17 +85,22 @@ export interface CostTable {
  * this VM), so they come from the literature: cli 5 and sti 8 cycles of throughput on the 45 nm
  * Core 2, after Intel made them non-serializing (Intel Technology Journal 12(3), 2008, "Original 45nm
  * Intel Core Microarchitecture", CLI/STI performance tuning: "the throughput of a CLI is 5 cycles,
- * the throughput of an STI is 8 cycles"); in and out 1,000 (1 us at the model's 1 GHz): a legacy
- * port (8259, 8254, UART, CMOS) is a bus cycle to the chipset, which Linux uses as its I/O delay and
- * bounds by 2 us (arch/x86/kernel/io_delay.c: "2 usecs is an upper-bound for the outb delay"; Agner
- * Fog's instruction tables give IN/OUT no figure below the microsecond range). String I/O (ins/outs)
- * moves a block per instruction and stays at one cycle. Only the runs where the processor executes
- * the instruction pay it: an exit or a trap replaces it by the hypervisor's cost. The extra cycles go into modeled
+ * the throughput of an STI is 8 cycles"). Only the runs where the processor executes the
+ * instruction pay it: an exit or a trap replaces it by the hypervisor's cost. The extra cycles go into modeled
  * cycles only, not into the guest's clocks: QEMU's -icount clock (1 ns per instruction) is the
  * reference for the native transcripts (Linux's TSC and delay-loop calibration lines must match it),
  * so time per instruction stays what it is; the benchmarks compare modeled cycles. The same check
  * loop shows the afterburner's pads on this machine: a pushf/pop/inc/push/popf/inc loop runs 24.0
  * cycles plain and 23.7-24.7 with its 32-bit `.nops` pads (hidden behind popf).
+ *
+ * portAccess = 1,000 (1 us at the model's 1 GHz): `in`/`out` to a legacy port (8259, 8254, UART,
+ * CMOS) is a bus cycle to the chipset, which Linux uses as its I/O delay and bounds by 2 us
+ * (arch/x86/kernel/io_delay.c: "2 usecs is an upper-bound for the outb delay"; Agner Fog's
+ * instruction tables give IN/OUT no figure below the microsecond range). It is time the processor
+ * waits, so it takes virtual time like an exit (the guest's clocks see it: a loop polling the 8259 or
+ * the PIT runs as long as the device makes it, not a fixed number of reads); charged where the
+ * processor itself does the access (native; an exit, hypercall or in-place model replaces it
+ * elsewhere). String I/O (ins/outs, a block per instruction) is not charged per element.
  *
  * In-place operations (LeVasseur et al., "Pre-Virtualization: Soft Layering for Virtual Machines",
  * ACSAC 2008 / Karlsruhe TR 2006-15: in-place emulation of the interrupt flag costs a few
@@ -138,7 +148,8 @@ export interface CostTable {
 export const DEFAULT_COSTS: CostTable = {
   instruction: 1,
   padNop: 0.25,
-  instructionCost: { pushf: 3.5, popf: 18.5, iret: 150, cli: 5, sti: 8, in: 1000, out: 1000 },
+  instructionCost: { pushf: 3.5, popf: 18.5, iret: 150, cli: 5, sti: 8 },
+  portAccess: 1000,
   inPlaceEntry: 4,
   inPlace: { flags: 24, shadowRead: 2, descriptor: 12, device: 10, queue: 4, deliverPending: 20 },
   exit: {

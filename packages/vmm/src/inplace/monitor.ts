@@ -243,6 +243,8 @@ export class InPlaceVmm {
 
   /** A sensitive instruction the processor runs: its cost beyond one instruction (cost table). */
   private chargeInstruction(name: string): void {
+    // A port access waits for the device's bus cycle: virtual time, like an exit.
+    if (name === 'in' || name === 'out') { this.charge(Math.max(0, this.costs.portAccess - this.costs.instruction), 'port-io'); return; }
     const cost = this.costs.instructionCost[name];
     if (cost === undefined) return;
     this.instructionExtra += cost - this.costs.instruction;
