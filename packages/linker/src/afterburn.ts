@@ -4,8 +4,8 @@
 // no header:
 //   ELF32 { u32 site_address; u8 insn_len; u8 site_len; u16 kind }            8 bytes, 4-aligned
 //   ELF64 { u64 site_address; u8 insn_len; u8 site_len; u16 kind; u32 zero }  16 bytes, 8-aligned
-// `kind` is a catalogue id from @previrt/isa: SENSITIVE_CLASSES[i].id (1..0xff) or
-// MEMORY_OPERATION_KINDS[i].id (0x101..). The linker-script fragment gathers every input table into
+// `kind` is a catalogue id from @previrt/isa: SENSITIVE_CLASSES[i].id (1..0xff),
+// MEMORY_OPERATION_KINDS[i].id (0x101..) or ANNOTATED_INSTRUCTION_KINDS[i].id (0x180..). The linker-script fragment gathers every input table into
 // one output section between `__afterburn_start` and `__afterburn_end`.
 
 export const AFTERBURN_FORMAT_VERSION = 1;
