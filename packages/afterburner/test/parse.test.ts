@@ -78,3 +78,32 @@ describe('rewriting', () => {
     expect(r.sites.map((s) => s.className)).toEqual(['sti']);
   });
 });
+
+describe('annotated instructions and forms that need no site', () => {
+  test('.set .Lprevirt_kind records the next popf as irq-restore with its own site size', () => {
+    const src = '\t.text\n\tpushl %eax\n\t.set .Lprevirt_kind, 0x180\n\tpopf\n\tpushl %eax\n\tpopfl\n';
+    const r = rewrite(src, { elfClass: 32 });
+    expect(r.diagnostics).toEqual([]);
+    expect(r.sites.map((s) => [s.kind, s.className])).toEqual([[0x180, 'irq-restore'], [4, 'popf']]);
+    const { obj, stderr } = assemble(r.text, 32);
+    expect(stderr).toBe('');
+    // irq-restore's site is 7 bytes, popf's too; both records point at a one-byte popf.
+    expect(readRecords(obj, 32).map((x) => [x.kind, x.insnLen, x.siteLen])).toEqual([[0x180, 1, 7], [4, 1, 7]]);
+  });
+
+  test('a kind marker before another instruction is an error naming both lines; an unknown kind is one too', () => {
+    const r = rewrite('\t.set .Lprevirt_kind, 0x180\n\tcli\n', { elfClass: 32, fileName: 'k.s' });
+    expect(r.diagnostics).toEqual([expect.objectContaining({ file: 'k.s', line: 2, severity: 'error', rule: 'annotation',
+      message: expect.stringMatching(/irq-restore annotation on line 1 is for a popf instruction, but the next sensitive instruction is 'cli' \(cli\)/) })]);
+    expect(r.sites.map((s) => s.className)).toEqual(['cli']);
+    const u = rewrite('\t.set .Lprevirt_kind, 0x999\n\tpopf\n', { elfClass: 32, fileName: 'k.s' });
+    expect(u.diagnostics).toEqual([expect.objectContaining({ line: 1, severity: 'error', rule: 'annotation' })]);
+  });
+
+  test('rdtsc, int $0x80 and push %ds get no site (every back end keeps them); push %cs and mov to %ss do', () => {
+    const r = rewrite('\t.text\n\trdtsc\n\tint $0x80\n\tpush %ds\n\tmovw %ax, %es\n\tlfs (%eax), %ebx\n\tpush %cs\n\tmovw %ax, %ss\n\tlss (%eax), %esp\n', { elfClass: 32 });
+    expect(r.sites.map((s) => s.text)).toEqual(['push %cs', 'movw %ax, %ss', 'lss (%eax), %esp']);
+    expect(r.skipped.filter((s) => s.reason === 'kept-everywhere').map((s) => s.className))
+      .toEqual(['rdtsc', 'int', 'push-segment', 'mov-to-segment', 'load-far-pointer']);
+  });
+});
