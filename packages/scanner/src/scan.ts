@@ -610,9 +610,13 @@ class CScan {
   private asmItem(item: AsmItem, args: Map<string, string> | null): void {
     const via = args && this.macro ? ` (as ${this.macro.name}(${[...args.values()].join(', ')}))` : '';
     if (item.kind === 'instruction') {
+      // A popf that restores IF alone can say so: below ring 0 it then needs no real popf.
+      const hint = item.cls.name === 'popf'
+        ? '; if it restores only the interrupt flag (local_irq_restore), PV_IRQ_RESTORE(flags) of previrt/annotate.h lets xen and l4 skip the real popf'
+        : '';
       this.add({
         rule: 'asm-sensitive',
-        message: `inline asm \`${shorten(item.statement)}\`${via} is sensitive (${item.cls.name}: ${item.cls.description}); handled by the afterburner`,
+        message: `inline asm \`${shorten(item.statement)}\`${via} is sensitive (${item.cls.name}: ${item.cls.description}); handled by the afterburner${hint}`,
         start: item.start, end: Math.max(item.end, item.start + 1), kind: item.cls.name,
       });
     } else if (item.kind === 'hidden') {

@@ -139,3 +139,12 @@ test('asm templates built by a macro of another file are expanded at each use (n
   ]);
   expect(scans[1]!.findings[2]!.message).toContain('(template of macro write_dr, probe.h:2)');
 });
+
+test('a popf in inline asm is told about PV_IRQ_RESTORE; other instructions are not', () => {
+  const src = 'void r(unsigned long f) { asm volatile("pushl %0 ; popfl" : : "g"(f) : "memory", "cc"); asm volatile("cli"); }\n';
+  const scan = scanSource('r.c', src, parsers.native!, compileConfig(defaultConfig()));
+  const byKind = Object.fromEntries(scan.findings.map((f) => [f.kind, f.message]));
+  expect(Object.keys(byKind).sort()).toEqual(['cli', 'popf']);
+  expect(byKind.popf).toMatch(/PV_IRQ_RESTORE\(flags\) of previrt\/annotate\.h/);
+  expect(byKind.cli).not.toMatch(/PV_IRQ_RESTORE/);
+});
