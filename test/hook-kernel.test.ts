@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES, kindSiteSize, recordInstructionClass } from '@previrt/isa';
+import { MEMORY_OPERATION_KINDS, SENSITIVE_CLASSES, kindSiteSize, recordInstructionClass, siteLength } from '@previrt/isa';
 import { afterburnRecords, hookEnv, stopAfterburnServers } from './helpers/hook.js';
 import { bootOnQemu } from './helpers/qemu.js';
 
@@ -90,7 +90,7 @@ describe('the test kernel through the hook', () => {
       if (!memoryKind && (insn.class === null || classByName.get(insn.class)!.id !== recordInstructionClass(r.kind)?.id)) bad.push(`${where}: ${insn.mnemonic} is ${insn.class}, record kind ${r.kind}`);
       if (insn.length !== r.insnLen) bad.push(`${where}: length ${insn.length}, record ${r.insnLen}`);
       const size = kindSiteSize(r.kind);
-      if (size === undefined || r.siteLen !== Math.max(size, r.insnLen)) bad.push(`${where}: site_len ${r.siteLen} for kind ${r.kind}`);
+      if (size === undefined || r.siteLen !== siteLength(size, r.insnLen, 32)) bad.push(`${where}: site_len ${r.siteLen} for kind ${r.kind}`);
       for (let a = r.address + insn.length; a < r.address + r.siteLen;) {
         const pad = at.get(a);
         const text = pad ? `${pad.mnemonic} ${pad.operands ?? ''}`.trim() : '?';

@@ -279,6 +279,8 @@ const NOP1 = byteList(encodeNops(1));
 const [NOP16_1, NOP16_2, NOP16_3] = [1, 2, 3].map((n) => byteList(encodeNops16(n)));
 const NOP16_4 = `0x${new DataView(encodeNops16(4).buffer).getUint32(0, true).toString(16)}`;
 
+type PadStyle = 'nops' | 'nops32' | 'nops16' | 'fill90';
+
 /**
  * Padding from the end of the instruction up to `size` bytes after `start`. The pad length is an
  * assembler expression: `(size-len) & (len<size)` (GNU as comparisons give -1 for true), so an
@@ -286,11 +288,15 @@ const NOP16_4 = `0x${new DataView(encodeNops16(4).buffer).getUint32(0, true).toS
  * 16-bit code under `--64`, and a jump over long pads in 16-bit code under `--32`, so 16-bit code
  * gets explicit 16-bit NOPs (isa encodeNops16: lea 0(%si),%si in 4 and 3 bytes, mov %si,%si, nop).
  */
-function padding(style: 'nops' | 'nops16' | 'fill90', len: string, size: number): string {
+function padding(style: PadStyle, len: string, size: number): string {
   const pad = `((${size}-${len})&(${len}<${size}))`;
   switch (style) {
     case 'nops':
       return `.nops ${pad}`;
+    case 'nops32':
+      // GNU as's 32-bit NOPs (lea forms, 7 bytes at most) make a 5-byte pad two NOPs and a 6-byte
+      // one one: a pad of 5 becomes 6 (the site one byte longer), one NOP fewer to run where it is kept.
+      return `.nops (${pad}-(${pad}==5))`;
     case 'fill90':
       return `.skip ${pad},${NOP1}`;
     case 'nops16':
@@ -326,7 +332,7 @@ function parameterizedSite(
   const names = labels.numeric();
   const s = names.ref(names.start);
   const len = `(${names.ref(names.insn)}-${s})`;
-  const style = ps.mode === 16 ? 'nops16' : has16() ? 'fill90' : 'nops';
+  const style: PadStyle = ps.mode === 16 ? 'nops16' : has16() ? 'fill90' : ps.mode === 32 ? 'nops32' : 'nops';
   let suffix = `;${names.insn}:`;
   for (const { cls, args } of branches.values()) {
     const size = SITE_SIZE.get(cls.id)!;
@@ -574,9 +580,9 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
       const bodyMode = bodies.find((b) => b.kind === 'macro')?.mode;
       // A macro may be expanded under another .code directive than where it was written: when the
       // input mixes 16-bit code with macros, pad macro sites with one-byte NOPs, right in any mode.
-      const style = bodyMode !== undefined
-        ? (bodyMode === 16 ? 'nops16' : has16() ? 'fill90' : 'nops')
-        : (mode === 16 ? 'nops16' : 'nops');
+      const style: PadStyle = bodyMode !== undefined
+        ? (bodyMode === 16 ? 'nops16' : has16() ? 'fill90' : bodyMode === 32 ? 'nops32' : 'nops')
+        : (mode === 16 ? 'nops16' : mode === 32 ? 'nops32' : 'nops');
       edits ??= [];
       edits.push([startAt, `${names.start}:`]);
       edits.push([st.codeEnd,

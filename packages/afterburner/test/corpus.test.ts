@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SENSITIVE_CLASSES } from '@previrt/isa';
+import { SENSITIVE_CLASSES, siteLength } from '@previrt/isa';
 import { rewrite } from '@previrt/afterburner';
 import { assemble, classifyObjdump, codeSections, disassemble, isNop, readRecords, sectionDump } from './binutils.js';
 
@@ -52,7 +52,7 @@ describe('tricky assembly corpus', () => {
       const cls = classifyObjdump(first!.text);
       expect({ where, insn: first!.text, kind: cls?.id }).toEqual({ where, insn: first!.text, kind: rec.kind });
       expect({ where, length: first!.length }).toEqual({ where, length: rec.insnLen });
-      expect({ where, siteLen: rec.siteLen }).toEqual({ where, siteLen: Math.max(siteSize.get(rec.kind)!, rec.insnLen) });
+      expect({ where, siteLen: rec.siteLen }).toEqual({ where, siteLen: siteLength(siteSize.get(rec.kind)!, rec.insnLen, mode) });
       const pads = insns.slice(1);
       for (const p of pads) expect({ where, pad: p.text, nop: isNop(p.text) }).toEqual({ where, pad: p.text, nop: true });
       expect(first!.length + pads.reduce((n, p) => n + p.length, 0)).toBe(rec.siteLen);

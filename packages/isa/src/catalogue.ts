@@ -277,3 +277,14 @@ export function kindName(id: number): string {
 export function allKindIds(): number[] {
   return [...SENSITIVE_CLASSES.map((c) => c.id), ...MEMORY_OPERATION_KINDS.map((k) => k.id), ...ANNOTATED_INSTRUCTION_KINDS.map((k) => k.id)];
 }
+
+/**
+ * The length the afterburner (and previrt/annotate.h) gives the site of an instruction of `insnLen`
+ * bytes whose kind needs `size`: the larger of the two, but in 32-bit code a pad of 5 bytes becomes 6
+ * (GNU as pads 5 bytes with two 32-bit NOPs and 6 with one; where a back end keeps the instruction,
+ * the pad runs).
+ */
+export function siteLength(size: number, insnLen: number, mode: 16 | 32 | 64): number {
+  const pad = Math.max(0, size - insnLen);
+  return insnLen + (mode === 32 && pad === 5 ? 6 : pad);
+}

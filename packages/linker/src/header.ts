@@ -51,12 +51,14 @@ function hex(n: number): string {
 
 /**
  * The assembler text of one site around `insn`, as a list of statements. The pad is
- * `max(0, siteSize - insn_len)` so a long addressing form still gets a record (site_len = insn_len).
+ * `max(0, siteSize - insn_len)` so a long addressing form still gets a record (site_len = insn_len);
+ * on i386 a pad of 5 becomes 6.
  * gas comparisons yield -1 for true, hence the negations.
  */
 function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): string[] {
   const len = `(${L_INSN_END}b - ${L_START}b)`;
   const size = kind.siteSize;
+  const pad = `-((${size} - ${len}) * (${len} < ${size}))`;
   const record = arch === 'x86_64'
     ? ['.balign 8', `.quad ${L_START}b`, `.byte ${L_INSN_END}b - ${L_START}b, ${L_SITE_END}b - ${L_START}b`, `.short ${hex(kind.id)}`, '.long 0']
     : ['.balign 4', `.long ${L_START}b`, `.byte ${L_INSN_END}b - ${L_START}b, ${L_SITE_END}b - ${L_START}b`, `.short ${hex(kind.id)}`];
@@ -64,7 +66,8 @@ function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): 
     `${L_START}:`,
     insn,
     `${L_INSN_END}:`,
-    `.nops -((${size} - ${len}) * (${len} < ${size}))`,
+    // i386: GNU as's 32-bit NOPs make a 5-byte pad two NOPs, a 6-byte one one (the afterburner does the same).
+    arch === 'i386' ? `.nops (${pad} - (${pad} == 5))` : `.nops ${pad}`,
     `${L_SITE_END}:`,
     `.pushsection .afterburn.${kind.name}, "a"`,
     ...record,

@@ -6,7 +6,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MEMORY_OPERATION_KINDS, memoryOperationKindByName } from '@previrt/isa';
+import { MEMORY_OPERATION_KINDS, memoryOperationKindByName, siteLength } from '@previrt/isa';
 import { generateAnnotateHeader, generateLinkerScript, annotationMacros } from '@previrt/linker';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/linker/annotate-all.c', import.meta.url));
@@ -175,7 +175,7 @@ describe('previrt/annotate.h', () => {
       expect({ at: r.address, text: insn!.text, ok: accessMatches(kind!.name, insn!.mnemonic, insn!.operands) })
         .toEqual({ at: r.address, text: insn!.text, ok: true });
       expect(r.insnLen).toBe(insn!.length);
-      expect(r.siteLen).toBe(Math.max(kind!.siteSize, insn!.length));
+      expect(r.siteLen).toBe(siteLength(kind!.siteSize, insn!.length, arch === 'i386' ? 32 : 64));
       // The bytes after the instruction up to the end of the site are whole NOP instructions.
       let at = r.address + r.insnLen;
       while (at < r.address + r.siteLen) {

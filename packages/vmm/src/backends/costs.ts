@@ -85,7 +85,9 @@ export interface CostTable {
  * this VM), so they come from the literature: cli 5 and sti 8 cycles of throughput on the 45 nm
  * Core 2, after Intel made them non-serializing (Intel Technology Journal 12(3), 2008, "Original 45nm
  * Intel Core Microarchitecture", CLI/STI performance tuning: "the throughput of a CLI is 5 cycles,
- * the throughput of an STI is 8 cycles"). Only the runs where the processor executes the
+ * the throughput of an STI is 8 cycles"); invlpg 25 (Pentium Processor Family Developer's Manual,
+ * instruction timing: INVLPG m, 25 clocks; the TLB refill after it is not modeled, nor is a CR3
+ * load's flush, which stays at one cycle). Only the runs where the processor executes the
  * instruction pay it: an exit or a trap replaces it by the hypervisor's cost. The extra cycles go into modeled
  * cycles only, not into the guest's clocks: QEMU's -icount clock (1 ns per instruction) is the
  * reference for the native transcripts (Linux's TSC and delay-loop calibration lines must match it),
@@ -148,7 +150,7 @@ export interface CostTable {
 export const DEFAULT_COSTS: CostTable = {
   instruction: 1,
   padNop: 0.25,
-  instructionCost: { pushf: 3.5, popf: 18.5, iret: 150, cli: 5, sti: 8 },
+  instructionCost: { pushf: 3.5, popf: 18.5, iret: 150, cli: 5, sti: 8, invlpg: 25 },
   portAccess: 1000,
   inPlaceEntry: 4,
   inPlace: { flags: 24, shadowRead: 2, descriptor: 12, device: 10, queue: 4, deliverPending: 20 },
