@@ -54,7 +54,7 @@ function classify(text) {
 /** A class that must be handled, in a form some back end rewrites (not rdtsc, not `mov %eax,%ds`). */
 function needsSite(cls, text) {
   const split = splitAttStatement(text);
-  return cls.needsSite && split !== null && attNeedsSite(cls, split.mnemonic, splitAttOperands(split.rest));
+  return split !== null && attNeedsSite(cls, split.mnemonic, splitAttOperands(split.rest));
 }
 
 const NOP = /^(nop[wlq]?\b|xchg\s+%e?ax,%e?ax$|data16|cs nop|lea\s+0x0\((%[er]?si)(,%[er]iz,1)?\),%[er]?si$|mov\s+%e?si,%e?si$|ds nop)/;

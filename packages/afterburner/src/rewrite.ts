@@ -7,7 +7,8 @@
 // added goes on the line of the instruction it belongs to, so line numbers (and the assembler's
 // diagnostics) stay those of the input.
 import {
-  ANNOTATED_INSTRUCTION_KINDS, ATT_PREFIXES, SENSITIVE_CLASSES, annotatedInstructionKindById, attNeedsSite, attOperandsMayMatter, classifyAtt, encodeNops, encodeNops16, mayBeSensitiveAtt, splitAttOperands,
+  ATT_PREFIXES, annotatedInstructionKindById, attNeedsSite, attOperandsMayMatter, classifyAtt, encodeNops, encodeNops16, kindSiteSize,
+  mayBeSensitiveAtt, nopsDirective, splitAttOperands,
   splitAttStatement,
   type SensitiveClass,
 } from '@previrt/isa';
@@ -80,8 +81,6 @@ export interface RewriteResult {
   diagnostics: Diagnostic[];
 }
 
-const SITE_SIZE = new Map<number, number>(SENSITIVE_CLASSES.map((c) => [c.id, c.siteSize]));
-for (const k of ANNOTATED_INSTRUCTION_KINDS) SITE_SIZE.set(k.id, k.siteSize);
 
 const LABEL = /(?:[A-Za-z_.$][\w.$]*|\d+)[ \t]*:(?![:=])/y;
 const DIRECTIVE = /\.[A-Za-z_][\w.]*/y;
@@ -292,11 +291,11 @@ function padding(style: PadStyle, len: string, size: number): string {
   const pad = `((${size}-${len})&(${len}<${size}))`;
   switch (style) {
     case 'nops':
-      return `.nops ${pad}`;
+      return nopsDirective(pad, 64);
     case 'nops32':
       // GNU as's 32-bit NOPs (lea forms, 7 bytes at most) make a 5-byte pad two NOPs and a 6-byte
       // one one: a pad of 5 becomes 6 (the site one byte longer), one NOP fewer to run where it is kept.
-      return `.nops (${pad}-(${pad}==5))`;
+      return nopsDirective(pad, 32);
     case 'fill90':
       return `.skip ${pad},${NOP1}`;
     case 'nops16':
@@ -335,7 +334,7 @@ function parameterizedSite(
   const style: PadStyle = ps.mode === 16 ? 'nops16' : has16() ? 'fill90' : ps.mode === 32 ? 'nops32' : 'nops';
   let suffix = `;${names.insn}:`;
   for (const { cls, args } of branches.values()) {
-    const size = SITE_SIZE.get(cls.id)!;
+    const size = kindSiteSize(cls.id)!;
     const open = args.map(([p, v]) => `.ifc \\${p},${v};`).join('');
     const close = args.map(() => ';.endif').join('');
     if (ps.excluded) {
@@ -571,7 +570,7 @@ export function rewrite(source: string, options: RewriteOptions = {}): RewriteRe
         skipped.push({ line: lineOf(from) + 1, column: startAt + 1, kind: cls.id, className: cls.name, reason: 'kept-everywhere' });
         continue;
       }
-      const size = SITE_SIZE.get(kind)!;
+      const size = kindSiteSize(kind)!;
       const names = repeated ? labels.numeric() : labels.named();
       const s = names.ref(names.start);
       const i = names.ref(names.insn);

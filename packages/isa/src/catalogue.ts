@@ -199,8 +199,8 @@ export const MEMORY_OPERATION_KINDS: readonly MemoryOperationKind[] = [
 /**
  * Kinds of annotated sensitive instructions: an instruction of a catalogue class whose source
  * declares a narrower meaning than the class has, which lets a back end patch it more cheaply. The
- * site holds the class's instruction; ids 0x180 and up. The annotation macro emits the instruction,
- * its pad and its record itself (the afterburner would record it as its plain class otherwise).
+ * site holds the class's instruction; ids 0x180 and up. The annotation macro puts the kind marker
+ * `.set .Lprevirt_kind, <id>` before the instruction, and the afterburner records it as that kind.
  */
 export interface AnnotatedInstructionKind {
   readonly id: number;
@@ -287,4 +287,12 @@ export function allKindIds(): number[] {
 export function siteLength(size: number, insnLen: number, mode: 16 | 32 | 64): number {
   const pad = Math.max(0, size - insnLen);
   return insnLen + (mode === 32 && pad === 5 ? 6 : pad);
+}
+
+/**
+ * The GNU as directive that pads by `pad` (an assembler expression, at least 0) as siteLength says:
+ * in 32-bit code a pad of 5 becomes 6 (GNU as comparisons give -1 for true).
+ */
+export function nopsDirective(pad: string, mode: 32 | 64): string {
+  return mode === 32 ? `.nops (${pad}-(${pad}==5))` : `.nops ${pad}`;
 }

@@ -51,7 +51,7 @@
 // Some segment classes only differ below ring 0 for particular registers: %cs and %ss carry the
 // current privilege level in their RPL, and a deprivileged kernel cannot load a ring-0 %ss. Those
 // rules are operand predicates on the decoded instruction.
-import { allKindIds, kindName as catalogueKindName } from './catalogue.js';
+import { allKindIds, kindName as catalogueKindName, type SensitiveClass } from './catalogue.js';
 import { encodeCallMem, encodeModrmMemory, encodeMovMemImm, encodeNops } from './encode.js';
 import { decode, type DecodedInstruction } from './decoder.js';
 
@@ -108,9 +108,12 @@ export function patchLength(spec: PatchSpec, insnLen = 1): number {
 /** The fields of a decoded instruction that name its opcode and ModRM byte. */
 export type OpcodeFields = Pick<DecodedInstruction, 'opcodeMap' | 'opcode' | 'modrm'>;
 
+/** The segment registers in the order of their encoding (the ModRM reg field of mov to/from a segment). */
+const SEGMENT_REGISTERS = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
+
 /** The segment register an instruction reads or writes, or null (from the decoder's raw fields). */
-export function segmentOperand(insn: OpcodeFields): 'es' | 'cs' | 'ss' | 'ds' | 'fs' | 'gs' | null {
-  const names = ['es', 'cs', 'ss', 'ds', 'fs', 'gs'] as const;
+export function segmentOperand(insn: OpcodeFields): (typeof SEGMENT_REGISTERS)[number] | null {
+  const names = SEGMENT_REGISTERS;
   if (insn.opcodeMap === 'primary') {
     switch (insn.opcode) {
       case 0x06: case 0x07: return 'es';
@@ -321,7 +324,6 @@ export function rewrittenSomewhere(kind: number, insn?: DecodedInstruction): boo
   return BACKEND_NAMES.some((b) => contexts.some((ctx) => resolve(e[b], insn, ctx).form !== 'keep'));
 }
 
-const SEGMENT_INDEX: Readonly<Record<string, number>> = { es: 0, cs: 1, ss: 2, ds: 3, fs: 4, gs: 5 };
 const FAR_POINTER_LOADS: Readonly<Record<string, number[]>> = {
   lds: [0xc5, 0x00], les: [0xc4, 0x00], lss: [0x0f, 0xb2, 0x00], lfs: [0x0f, 0xb4, 0x00], lgs: [0x0f, 0xb5, 0x00],
 };
@@ -331,7 +333,10 @@ const FAR_POINTER_LOADS: Readonly<Record<string, number[]>> = {
  * statement (the patch rules look at nothing else), or null when the class has no such rule.
  */
 function segmentFormOf(className: string, mnemonic: string, operands: readonly string[]): Uint8Array | null {
-  const seg = (op: string | undefined) => SEGMENT_INDEX[/^%([a-z]s)$/.exec((op ?? '').trim().toLowerCase())?.[1] ?? ''];
+  const seg = (op: string | undefined): number | undefined => {
+    const i = (SEGMENT_REGISTERS as readonly string[]).indexOf(/^%([a-z]s)$/.exec((op ?? '').trim().toLowerCase())?.[1] ?? '');
+    return i < 0 ? undefined : i;
+  };
   let bytes: number[] | undefined;
   switch (className) {
     case 'push-segment': case 'pop-segment': {
@@ -352,13 +357,19 @@ function segmentFormOf(className: string, mnemonic: string, operands: readonly s
 }
 
 /**
- * Whether an AT&T statement of a sensitive class needs a site: some back end rewrites it. False for
- * rdtsc, the traps, and the segment-register forms every back end keeps (`push %ds`, `lfs`).
+ * Whether an instruction of a sensitive class needs a site: the class must be handled (not a trap
+ * every hypervisor reflects) and some back end rewrites this form of it (not rdtsc, not `push %ds`).
+ * Without the decoded instruction, the widest choice.
  */
-export function attNeedsSite(cls: { id: number; name: string }, mnemonic: string, operands: readonly string[]): boolean {
+export function siteNeeded(cls: SensitiveClass, insn?: DecodedInstruction): boolean {
+  return cls.needsSite && rewrittenSomewhere(cls.id, insn);
+}
+
+/** siteNeeded for an AT&T statement of the class (the segment operand decides for the segment classes). */
+export function attNeedsSite(cls: SensitiveClass, mnemonic: string, operands: readonly string[]): boolean {
   const form = segmentFormOf(cls.name, mnemonic, operands);
   const insn = form === null ? undefined : decode(form, 0, 32);
-  return rewrittenSomewhere(cls.id, insn?.sensitive?.id === cls.id ? insn : undefined);
+  return siteNeeded(cls, insn?.sensitive?.id === cls.id ? insn : undefined);
 }
 
 /** Why the kind is patched as it is (documentation). */

@@ -2,7 +2,7 @@
 // operations. Each macro emits exactly one access instruction, NOP padding up to the kind's site size,
 // and an `.afterburn.<kind-name>` record (format v1, see ./afterburn.ts) pointing at that instruction.
 // Kind ids, names and site sizes come from the @previrt/isa catalogue at generation time.
-import { ANNOTATED_INSTRUCTION_KINDS, MEMORY_OPERATION_KINDS, type AnnotatedInstructionKind, type MemoryOperationKind } from '@previrt/isa';
+import { ANNOTATED_INSTRUCTION_KINDS, MEMORY_OPERATION_KINDS, nopsDirective, type AnnotatedInstructionKind, type MemoryOperationKind } from '@previrt/isa';
 import { AFTERBURN_FORMAT_VERSION } from './afterburn.js';
 
 /** What the access of each memory-operation kind does; the header needs the shape, the catalogue the id. */
@@ -23,9 +23,6 @@ const L_START = 7741;
 const L_INSN_END = 7742;
 const L_SITE_END = 7743;
 
-/** What a site needs to know of its kind (memory operation or annotated instruction). */
-type SiteKind = Pick<MemoryOperationKind, 'id' | 'name' | 'siteSize'>;
-
 /** The instruction of each annotated-instruction kind (suffix-less: popfl in 32-bit code, popfq in 64-bit). */
 const ANNOTATED_INSTRUCTIONS: Readonly<Record<string, string>> = {
   'irq-restore': 'popf',
@@ -41,7 +38,7 @@ function annotatedStatements(kind: AnnotatedInstructionKind): string[] {
   return [`.set .Lprevirt_kind, ${hex(kind.id)}`, insn];
 }
 
-function cName(kind: SiteKind): string {
+function cName(kind: { readonly name: string }): string {
   return kind.name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 }
 
@@ -55,7 +52,7 @@ function hex(n: number): string {
  * on i386 a pad of 5 becomes 6.
  * gas comparisons yield -1 for true, hence the negations.
  */
-function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): string[] {
+function siteStatements(insn: string, kind: MemoryOperationKind, arch: 'i386' | 'x86_64'): string[] {
   const len = `(${L_INSN_END}b - ${L_START}b)`;
   const size = kind.siteSize;
   const pad = `-((${size} - ${len}) * (${len} < ${size}))`;
@@ -67,7 +64,7 @@ function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): 
     insn,
     `${L_INSN_END}:`,
     // i386: GNU as's 32-bit NOPs make a 5-byte pad two NOPs, a 6-byte one one (the afterburner does the same).
-    arch === 'i386' ? `.nops (${pad} - (${pad} == 5))` : `.nops ${pad}`,
+    nopsDirective(pad, arch === 'i386' ? 32 : 64),
     `${L_SITE_END}:`,
     `.pushsection .afterburn.${kind.name}, "a"`,
     ...record,
@@ -76,7 +73,7 @@ function siteStatements(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): 
 }
 
 /** A C string literal holding the site's statements, one per line (for extended inline asm). */
-function cSiteString(insn: string, kind: SiteKind, arch: 'i386' | 'x86_64'): string {
+function cSiteString(insn: string, kind: MemoryOperationKind, arch: 'i386' | 'x86_64'): string {
   const lines = siteStatements(insn, kind, arch).map((s) => JSON.stringify(`${s}\n\t`));
   return lines.join(' ');
 }

@@ -43,7 +43,7 @@ function objdumpSensitive(file: string): { address: number; mnemonic: string }[]
     const [mnemonic, operands] = [m[2]!, m[3]!.replace(/\s+#.*$/, '')];
     const cls = classifyAtt(mnemonic, splitAttOperands(operands));
     // What needs a site: a class that must be handled, in a form some back end rewrites (not rdtsc).
-    if (cls?.needsSite && attNeedsSite(cls, mnemonic, splitAttOperands(operands))) found.push({ address: parseInt(m[1]!, 16), mnemonic });
+    if (cls && attNeedsSite(cls, mnemonic, splitAttOperands(operands))) found.push({ address: parseInt(m[1]!, 16), mnemonic });
   }
   return found;
 }

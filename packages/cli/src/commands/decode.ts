@@ -3,7 +3,7 @@
 // instructions. The ELF file is read by the linker package's parseElf (the project's one ELF reader).
 import { readFileSync, statSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { decode, formatInstruction, rewrittenSomewhere, scanInstructions, type CpuMode } from '@previrt/isa';
+import { decode, formatInstruction, scanInstructions, siteNeeded, type CpuMode } from '@previrt/isa';
 import {
   parseElf, ElfError, type ElfFile, type ElfSymbol,
   EM_386, EM_X86_64, ET_REL, SHF_EXECINSTR, SHT_NOBITS, STT_FUNC, STT_GNU_IFUNC, STT_NOTYPE, STT_OBJECT,
@@ -80,7 +80,7 @@ export function disassembleElf(
         emit({
           address: base + o, length: len, mnemonic: insn.mnemonic, operands: insn.operandText,
           class: insn.sensitive?.name ?? null,
-          ...(insn.sensitive ? { needsSite: insn.sensitive.needsSite && rewrittenSomewhere(insn.sensitive.id, insn) } : {}),
+          ...(insn.sensitive ? { needsSite: siteNeeded(insn.sensitive, insn) } : {}),
           symbol: at?.name ?? null,
           offset: at ? at.offset : base + o, section: sec.name,
         }, data.subarray(o, o + len));

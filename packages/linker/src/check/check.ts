@@ -1,7 +1,7 @@
 // `previrt check`: proves over a final image that every sensitive instruction is covered by exactly
 // one correct record. Pure: takes a parsed ELF file, returns the findings.
 import {
-  accessesMemory, decode, instructionText, isNop, recordInstructionClass, memoryOperationKindById, kindName, kindSiteSize, rewrittenSomewhere, type DecodedInstruction, type SensitiveClass,
+  accessesMemory, decode, instructionText, isNop, recordInstructionClass, memoryOperationKindById, kindName, kindSiteSize, siteNeeded, type DecodedInstruction, type SensitiveClass,
 } from '@previrt/isa';
 import type { ElfFile } from '../elf/reader.js';
 import { STT_OBJECT } from '../elf/constants.js';
@@ -159,7 +159,7 @@ function verify(image: CheckImage, code: CodeMap, options: CheckOptions, lines: 
     const cls = insn.sensitive!;
     const site = okSites.get(insn.address);
     // A form every back end keeps (push %ds) needs no site, like a trap every hypervisor reflects.
-    const required = (cls.needsSite && rewrittenSomewhere(cls.id, insn)) || options.allClasses === true;
+    const required = siteNeeded(cls, insn) || options.allClasses === true;
     if (!required) {
       if (!site) optionalUncovered++;
       continue;

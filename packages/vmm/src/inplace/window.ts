@@ -13,7 +13,7 @@
 // to it is charged anything beyond its instruction, as for any memory access.
 //
 // The state block is also the shared page of the xen back end's para-virtual ABI (xen-abi.ts).
-import { allKindIds, encodeImageIfToVif, encodeMovMemImm, encodeTestStackByte } from '@previrt/isa';
+import { allKindIds, encodeCallMem, encodeImageIfToVif, encodeMovMemImm, encodePushMem, encodeTestStackByte } from '@previrt/isa';
 import type { ElfFile } from '@previrt/linker';
 import type { MonitorWindowMap } from '../cpu.js';
 
@@ -174,10 +174,6 @@ export function windowMap(layout: WindowLayout, stubPhys: number): MonitorWindow
   return { slot: layout.slot, pagePhys, busPages: new Set([0]) };
 }
 
-function le32(v: number): number[] {
-  return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24];
-}
-
 /** The stub page's bytes: `vmcall; ret` for every kind and the hypercall entry, and the plain stubs. */
 export function stubPage(layout: WindowLayout): Uint8Array {
   const page = new Uint8Array(4096).fill(0xcc);
@@ -188,12 +184,12 @@ export function stubPage(layout: WindowLayout): Uint8Array {
   page.set(STUB_BYTES, PLAIN.leave);
   const state = layout.state;
   page.set([
-    0xff, 0x35, ...le32(state + STATE.sysexitSs), // pushl user %ss
+    ...encodePushMem({ disp: (state + STATE.sysexitSs) | 0 }), // pushl user %ss
     0x51, // pushl %ecx (user %esp)
     0x9c, // pushfl
-    0xff, 0x35, ...le32(state + STATE.sysexitCs), // pushl user %cs
+    ...encodePushMem({ disp: (state + STATE.sysexitCs) | 0 }), // pushl user %cs
     0x52, // pushl %edx (user %eip)
-    0xff, 0x15, ...le32(state + STATE.exitHook), // call *exit_hook
+    ...encodeCallMem({ disp: (state + STATE.exitHook) | 0 }), // call *exit_hook
     0xcf, // iretl
   ], PLAIN.sysexit);
   page.set([...encodeMovMemImm(1, { disp: layout.vifByte | 0 }, 1), 0xc3], PLAIN.stiSet);
